@@ -1,0 +1,16 @@
+"""Every router the service mounts. One line per feature area."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+ROUTERS: list[APIRouter] = []
+
+
+def all_routers() -> list[APIRouter]:
+    # Imported here so that importing app.api does not drag every feature in.
+    from app.api import health, ingest, reads
+
+    routers = [health.router, ingest.router, reads.router]
+    # Feature areas append their router imports below this line.
+    return routers

@@ -1,0 +1,58 @@
+"""Service configuration.
+
+Every setting is read from an environment variable ``DATASLO_<NAME>`` (or a ``.env``
+file) so that the same image runs on a laptop and in production without code changes.
+The README lists them; keep that table in step with this class.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DATASLO_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./dataslo.db",
+        description="SQLAlchemy URL. SQLite (WAL) is the embedded default; use "
+        "postgresql+psycopg://user@host/db in production.",
+    )
+    host: str = Field(default="127.0.0.1", description="Interface `dataslo serve` binds to.")
+    port: int = Field(default=8000, description="Port `dataslo serve` binds to.")
+    auth: Literal["auto", "required", "disabled"] = Field(
+        default="auto",
+        description="auto: tokens are enforced as soon as one exists; required: always; "
+        "disabled: never (refused unless bound to loopback or --insecure).",
+    )
+    max_body_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        description="Largest accepted request body, after gzip decompression (413 past it).",
+    )
+    ingest_max_batch: int = Field(
+        default=500, description="Most events the group-commit writer puts in one transaction."
+    )
+    batch_max_events: int = Field(
+        default=10_000, description="Most events accepted in one POST /api/v1/lineage/batch."
+    )
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        default="FULL",
+        description="SQLite fsync policy. FULL keeps every acknowledged event across power loss.",
+    )
+    slo_dir: Path | None = Field(
+        default=None, description="Folder of SLO YAML files loaded at start-up."
+    )
+    base_url: str = Field(
+        default="http://127.0.0.1:8000", description="External URL used in links of notifications."
+    )
+    log_level: str = Field(default="info", description="Log level of the service.")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

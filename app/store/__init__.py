@@ -1,0 +1,1 @@
+"""Durable store: ORM models, engine and session factories. Knows nothing of the layers above."""
