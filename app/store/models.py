@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from app.store.types import JSONType, UTCDateTime, utcnow
+from app.store.types import JSONType, NullableJSON, UTCDateTime, utcnow
 
 # BIGINT on PostgreSQL, but INTEGER on SQLite so the primary key stays the rowid alias.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
@@ -171,7 +171,7 @@ class DatasetVersion(Base):
     row_count: Mapped[int | None] = mapped_column(BigInteger)
     byte_size: Mapped[int | None] = mapped_column(BigInteger)
     file_count: Mapped[int | None] = mapped_column(BigInteger)
-    fields: Mapped[list[Any] | None] = mapped_column(JSONType)
+    fields: Mapped[list[Any] | None] = mapped_column(NullableJSON)
     lifecycle_state: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -224,7 +224,7 @@ class QualityMetrics(Base):
     row_count: Mapped[int | None] = mapped_column(BigInteger)
     byte_size: Mapped[int | None] = mapped_column(BigInteger)
     file_count: Mapped[int | None] = mapped_column(BigInteger)
-    column_metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    column_metrics: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
     event_time: Mapped[datetime]
 
 

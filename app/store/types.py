@@ -10,6 +10,8 @@ from sqlalchemy.types import TypeDecorator
 
 # JSONB on PostgreSQL so facets can be indexed and queried later; plain JSON text elsewhere.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+# For nullable JSON columns: Python None is SQL NULL (not JSON 'null'), so COALESCE works.
+NullableJSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

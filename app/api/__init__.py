@@ -1,0 +1,1 @@
+"""HTTP edge: thin routers over the domain packages. Transactions commit here."""

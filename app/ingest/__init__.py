@@ -1,0 +1,1 @@
+"""OpenLineage ingestion: lenient validation, idempotent batch persistence, group commit."""

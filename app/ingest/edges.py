@@ -1,0 +1,89 @@
+"""Keeping lineage edges true over time.
+
+An edge is a job reading or writing a dataset during [valid_from, valid_to). Events open
+edges; a completed run of a batch job closes the edges of datasets it no longer touched,
+so a job that stops writing a table drops that edge after its next completed run while
+the history still answers "what did the graph look like at t". Streaming jobs never
+complete in that sense, so their edges stay open while they run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.ingest.dialect import insert_ignore
+from app.store.models import DatasetVersion, Job, LineageEdge, Run, RunInput
+
+
+class EdgeTracker:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        # (job_id, dataset_id, direction) -> earliest eventTime seen in this batch
+        self.touched: dict[tuple[int, int, str], datetime] = {}
+
+    def touch(self, job: Job, dataset_id: int, direction: str, at: datetime) -> None:
+        if job.edges_as_of is not None and at < job.edges_as_of:
+            return  # a late event from before the graph was last reshaped must not reopen edges
+        key = (job.id, dataset_id, direction)
+        if key not in self.touched or at < self.touched[key]:
+            self.touched[key] = at
+
+    def flush(self, completed_runs: dict[int, datetime], runs: dict[int, Run], jobs: dict[int, Job]) -> None:
+        job_ids = {k[0] for k in self.touched} | {runs[r].job_id for r in completed_runs if r in runs}
+        if not job_ids:
+            return
+        open_edges = {
+            (e.job_id, e.dataset_id, e.direction): e.id
+            for e in self.session.execute(
+                select(LineageEdge.id, LineageEdge.job_id, LineageEdge.dataset_id, LineageEdge.direction)
+                .where(LineageEdge.job_id.in_(job_ids), LineageEdge.valid_to.is_(None))
+            )
+        }
+        new = [
+            {"job_id": j, "dataset_id": d, "direction": dr, "valid_from": at}
+            for (j, d, dr), at in self.touched.items()
+            if (j, d, dr) not in open_edges
+        ]
+        if new:
+            self.session.execute(
+                insert_ignore(self.session, LineageEdge, ["job_id", "dataset_id", "direction", "valid_from"]), new
+            )
+        open_keys = set(open_edges) | {(r["job_id"], r["dataset_id"], r["direction"]) for r in new}
+        self._close_stale(completed_runs, runs, jobs, open_keys)
+
+    def _close_stale(self, completed_runs, runs, jobs, open_keys) -> None:
+        completed = [r for r in completed_runs if r in runs]
+        if not completed:
+            return
+        touched_by_run: dict[int, set[tuple[int, int, str]]] = {r: set() for r in completed}
+        for run_id, dataset_id in self.session.execute(
+            select(RunInput.run_id, RunInput.dataset_id).where(RunInput.run_id.in_(completed))
+        ):
+            touched_by_run[run_id].add((runs[run_id].job_id, dataset_id, "in"))
+        for run_id, dataset_id in self.session.execute(
+            select(DatasetVersion.run_id, DatasetVersion.dataset_id).where(DatasetVersion.run_id.in_(completed))
+        ):
+            touched_by_run[run_id].add((runs[run_id].job_id, dataset_id, "out"))
+        for run_id in sorted(completed, key=lambda r: completed_runs[r]):
+            ended = completed_runs[run_id]
+            job = jobs[runs[run_id].job_id]
+            if (job.processing_type or "").upper() == "STREAMING":
+                continue
+            if job.edges_as_of is not None and ended < job.edges_as_of:
+                continue
+            touched = touched_by_run[run_id]
+            if not touched:
+                continue  # a run that reported no datasets says nothing about the job's edges
+            stale = [k for k in open_keys if k[0] == job.id and k not in touched]
+            for j, d, dr in stale:
+                self.session.execute(
+                    update(LineageEdge)
+                    .where(LineageEdge.job_id == j, LineageEdge.dataset_id == d, LineageEdge.direction == dr,
+                           LineageEdge.valid_to.is_(None), LineageEdge.valid_from <= ended)
+                    .values(valid_to=ended)
+                )
+            open_keys -= set(stale)
+            job.edges_as_of = ended
