@@ -108,3 +108,21 @@ def pytest_sessionfinish(session, exitstatus):
         if session.testscollected:
             print("\nERROR: DATASLO_REQUIRE_POSTGRES=1 but no PostgreSQL test ran")
             session.exitstatus = 1
+
+
+@pytest.fixture
+def app_settings(db_url):
+    from app.settings import Settings
+
+    return Settings(database_url=db_url, auth="auto")
+
+
+@pytest.fixture
+def client(app_settings):
+    """A TestClient with the lifespan running (so the group-commit writer is up)."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app(app_settings)) as c:
+        yield c
