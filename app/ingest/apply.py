@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.ingest import facets as F
-from app.ingest.dialect import insert_ignore, upsert
+from app.store.dialect import insert_ignore, upsert
 from app.ingest.edges import EdgeTracker
 from app.ingest.identity import IdCache, IdResolver
 from app.ingest.runstate import apply_event

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.ingest.dialect import insert_ignore
+from app.store.dialect import insert_ignore
 from app.store.models import DatasetVersion, Job, LineageEdge, Run, RunInput
 
 

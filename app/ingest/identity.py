@@ -12,7 +12,7 @@ import threading
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from app.ingest.dialect import insert_ignore
+from app.store.dialect import insert_ignore
 from app.store.models import Dataset, DatasetSymlink, Job, Namespace
 from app.store.types import utcnow
 

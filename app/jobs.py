@@ -1,0 +1,78 @@
+"""Scheduled work (SLO evaluation, notification delivery, stuck-run detection).
+
+Each job is a plain function `(session, now) -> None` that only flushes; the wrapper here
+owns the transaction and the lease, so with several replicas on one database exactly one
+of them runs a given job at a time, and a crashed replica's lease simply expires.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.store.leases import try_acquire
+from app.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+JobFunc = Callable[[Session, datetime], None]
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    name: str
+    func: JobFunc
+    interval_seconds: float
+
+
+def replica_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Scheduler:
+    def __init__(self, session_factory: sessionmaker[Session], holder: str | None = None) -> None:
+        self.session_factory = session_factory
+        self.holder = holder or replica_id()
+        self._scheduler = BackgroundScheduler(timezone="UTC")
+        self._jobs: dict[str, ScheduledJob] = {}
+
+    def add(self, job: ScheduledJob) -> None:
+        self._jobs[job.name] = job
+        self._scheduler.add_job(self.run_once, "interval", seconds=job.interval_seconds, args=[job.name],
+                                id=job.name, max_instances=1, coalesce=True)
+
+    def run_once(self, name: str, now: datetime | None = None) -> bool:
+        """Run job `name` if this replica holds (or takes) its lease; True if it ran."""
+        job = self._jobs[name]
+        now = now or utcnow()
+        # The lease outlives a couple of missed ticks, so a slow run is not taken over mid-way.
+        ttl = timedelta(seconds=max(30.0, job.interval_seconds * 3))
+        with self.session_factory() as session:
+            if not try_acquire(session, f"job:{name}", self.holder, ttl, now):
+                session.rollback()
+                return False
+            session.commit()
+            try:
+                job.func(session, now)
+                session.commit()
+            except Exception:
+                session.rollback()
+                log.exception("scheduled job %s failed", name)
+                raise
+        return True
+
+    def start(self) -> None:
+        if self._jobs:
+            self._scheduler.start()
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
