@@ -120,6 +120,13 @@ class _Folder:
 
     # -- loading ---------------------------------------------------------------------
     def fold(self, events: list[ParsedEvent]) -> None:
+        # No autoflush: entity changes are written once, at the end, in a few executemany
+        # UPDATEs, instead of being flushed before every SELECT in between.
+        with self.session.no_autoflush:
+            self._fold(events)
+        self.session.flush()
+
+    def _fold(self, events: list[ParsedEvent]) -> None:
         self._resolve(events)
         for p in events:
             e = p.event
@@ -135,9 +142,8 @@ class _Folder:
                         self.edges.touch(job, self.ids.dataset(ds.namespace, ds.name), direction, e.eventTime)
             elif isinstance(e, DatasetEvent):
                 self._merge_dataset(e.dataset.namespace, e.dataset.name, e.dataset.facets, e.eventTime)
-        self.session.flush()
-        self._write_children()
-        self.edges.flush(self.pending.completed_runs, self.runs_by_pk, self.jobs)
+        versions = self._write_children()
+        self.edges.flush(self.pending.completed_runs, self.runs_by_pk, self.jobs, versions)
 
     def _resolve(self, events: list[ParsedEvent]) -> None:
         ids = self.ids
@@ -271,9 +277,10 @@ class _Folder:
             run.error_message, run.error_language, run.stack_trace = message, language, stack
 
     def _merge_job(self, job: Job, facets: dict[str, Any], t: datetime) -> None:
-        if not facets:
-            return
-        job.facets = {**(job.facets or {}), **facets}
+        merged = {**(job.facets or {}), **facets}
+        if not facets or merged == job.facets:
+            return  # producers resend the same job facets on every event: no write
+        job.facets = merged
         attrs = F.job_attributes(job.facets)
         for column in ("processing_type", "integration", "job_type", "sql",
                        "source_code_language", "source_code", "source_code_url"):
@@ -293,7 +300,10 @@ class _Folder:
         if not facets:
             return dataset_id
         dataset = self.datasets[dataset_id]
-        dataset.facets = {**(dataset.facets or {}), **facets}
+        merged = {**(dataset.facets or {}), **facets}
+        if merged == dataset.facets:
+            return dataset_id  # nothing new (Spark resends schema and source on every event)
+        dataset.facets = merged
         source = facets.get("dataSource")
         if source:
             dataset.source_name = F._str(source.get("name"), 1024) or dataset.source_name
@@ -340,54 +350,52 @@ class _Folder:
             }
 
     # -- writing -----------------------------------------------------------------------
-    def _write_children(self) -> None:
+    def _write_children(self) -> list[Any]:
+        """Bulk-write collected rows; return the batch's runs' versions (used by edges too)."""
         s, p = self.session, self.pending
         if p.versions:
             stmt = upsert(
-                s, DatasetVersion, ["dataset_id", "run_id"],
-                coalesce=["row_count", "byte_size", "file_count", "fields", "lifecycle_state"],
+                s, DatasetVersion, ("dataset_id", "run_id"),
+                coalesce=("row_count", "byte_size", "file_count", "fields", "lifecycle_state"),
             )
             s.execute(stmt, list(p.versions.values()))
-            self._advance_current_versions()
         if p.inputs:
-            s.execute(insert_ignore(s, RunInput, ["run_id", "dataset_id"]), list(p.inputs.values()))
+            s.execute(insert_ignore(s, RunInput, ("run_id", "dataset_id")), list(p.inputs.values()))
         if p.metrics:
             s.execute(
-                upsert(s, QualityMetrics, ["run_id", "dataset_id"],
-                       overwrite=["row_count", "byte_size", "file_count", "column_metrics", "event_time"]),
+                upsert(s, QualityMetrics, ("run_id", "dataset_id"),
+                       overwrite=("row_count", "byte_size", "file_count", "column_metrics", "event_time")),
                 list(p.metrics.values()),
             )
         if p.assertions:
             s.execute(
-                upsert(s, QualityAssertion, ["run_id", "dataset_id", "assertion", "column_name"],
-                       overwrite=["success", "severity", "event_time"]),
+                upsert(s, QualityAssertion, ("run_id", "dataset_id", "assertion", "column_name"),
+                       overwrite=("success", "severity", "event_time")),
                 list(p.assertions.values()),
             )
         if p.column_edges:
             s.execute(
-                insert_ignore(s, ColumnLineage, [
+                insert_ignore(s, ColumnLineage, (
                     "run_id", "output_dataset_id", "output_field", "input_dataset_id", "input_field",
-                    "transformation_type", "transformation_subtype"]),
+                    "transformation_type", "transformation_subtype")),
                 list(p.column_edges.values()),
             )
         if p.schemas:
             self._replace_fields(p.schemas)
+        run_ids = {r for _, r in p.versions} | set(p.completed_runs)
+        versions = s.execute(
+            select(DatasetVersion.id, DatasetVersion.dataset_id, DatasetVersion.run_id, DatasetVersion.event_time)
+            .where(DatasetVersion.run_id.in_(run_ids))
+        ).all() if run_ids else []
+        if p.versions:
+            self._advance_current_versions([v for v in versions if (v.dataset_id, v.run_id) in p.versions])
         if p.completed_runs:
-            self._mark_fresh(p.completed_runs)
+            self._mark_fresh([v for v in versions if v.run_id in p.completed_runs])
+        return versions
 
-    def _advance_current_versions(self) -> None:
+    def _advance_current_versions(self, rows: list[Any]) -> None:
         """Point each written dataset at its newest version by eventTime, so a late event
         for an old run never moves `current_version_id` backwards."""
-        keys = self.pending.versions
-        rows = [
-            r for r in self.session.execute(
-                select(DatasetVersion.id, DatasetVersion.dataset_id, DatasetVersion.run_id,
-                       DatasetVersion.event_time)
-                .where(DatasetVersion.dataset_id.in_({d for d, _ in keys}),
-                       DatasetVersion.run_id.in_({r for _, r in keys}))
-            )
-            if (r.dataset_id, r.run_id) in keys
-        ]
         current_ids = {self.datasets[r.dataset_id].current_version_id for r in rows} - {None}
         current = dict(
             self.session.execute(
@@ -398,7 +406,8 @@ class _Folder:
             dataset = self.datasets[r.dataset_id]
             cur = dataset.current_version_id
             if cur is None or (r.event_time, r.id) >= (current.get(cur, r.event_time), cur):
-                dataset.current_version_id = r.id
+                if dataset.current_version_id != r.id:
+                    dataset.current_version_id = r.id
                 current[r.id] = r.event_time
 
     def _replace_fields(self, schemas: dict[int, list[dict[str, Any]]]) -> None:
@@ -409,29 +418,28 @@ class _Folder:
             .order_by(DatasetField.dataset_id, DatasetField.position)
         ):
             current.setdefault(dataset_id, []).append((name, type_, desc))
+        stale, rows = [], []
         for dataset_id, fields in schemas.items():
             unique = list({f["name"]: f for f in fields}.values())
-            wanted = [(f["name"], f["type"], f["description"]) for f in unique]
-            if current.get(dataset_id) == wanted:
+            if current.get(dataset_id, []) == [(f["name"], f["type"], f["description"]) for f in unique]:
                 continue
-            self.session.execute(DatasetField.__table__.delete().where(DatasetField.dataset_id == dataset_id))
-            if unique:
-                self.session.execute(
-                    DatasetField.__table__.insert(),
-                    [{"dataset_id": dataset_id, "name": f["name"], "type": f["type"],
-                      "description": f["description"], "position": i} for i, f in enumerate(unique)],
-                )
+            if dataset_id in current:
+                stale.append(dataset_id)
+            rows.extend({"dataset_id": dataset_id, "name": f["name"], "type": f["type"],
+                         "description": f["description"], "position": i} for i, f in enumerate(unique))
+        if stale:
+            self.session.execute(DatasetField.__table__.delete().where(DatasetField.dataset_id.in_(stale)))
+        if rows:
+            self.session.execute(DatasetField.__table__.insert(), rows)
 
-    def _mark_fresh(self, completed: dict[int, datetime]) -> None:
+    def _mark_fresh(self, rows: list[Any]) -> None:
         """A completed run makes every dataset it wrote fresh as of its end time, including
         outputs it announced only on START."""
-        for run_id, dataset_id in self.session.execute(
-            select(DatasetVersion.run_id, DatasetVersion.dataset_id).where(DatasetVersion.run_id.in_(completed))
-        ):
-            dataset = self.datasets.get(dataset_id) or self.session.get(Dataset, dataset_id)
-            self.datasets[dataset_id] = dataset
-            ended = completed[run_id]
+        missing = {r.dataset_id for r in rows} - set(self.datasets)
+        if missing:
+            self.datasets.update({d.id: d for d in self.session.scalars(select(Dataset).where(Dataset.id.in_(missing)))})
+        for r in rows:
+            dataset = self.datasets[r.dataset_id]
+            ended = self.pending.completed_runs[r.run_id]
             if dataset.last_modified_at is None or ended > dataset.last_modified_at:
                 dataset.last_modified_at = ended
-        self.session.flush()
-

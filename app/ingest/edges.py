@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.store.dialect import insert_ignore
-from app.store.models import DatasetVersion, Job, LineageEdge, Run, RunInput
+from app.store.models import Job, LineageEdge, Run, RunInput
 
 
 class EdgeTracker:
@@ -31,7 +31,8 @@ class EdgeTracker:
         if key not in self.touched or at < self.touched[key]:
             self.touched[key] = at
 
-    def flush(self, completed_runs: dict[int, datetime], runs: dict[int, Run], jobs: dict[int, Job]) -> None:
+    def flush(self, completed_runs: dict[int, datetime], runs: dict[int, Run], jobs: dict[int, Job],
+              versions: list) -> None:
         job_ids = {k[0] for k in self.touched} | {runs[r].job_id for r in completed_runs if r in runs}
         if not job_ids:
             return
@@ -52,9 +53,9 @@ class EdgeTracker:
                 insert_ignore(self.session, LineageEdge, ["job_id", "dataset_id", "direction", "valid_from"]), new
             )
         open_keys = set(open_edges) | {(r["job_id"], r["dataset_id"], r["direction"]) for r in new}
-        self._close_stale(completed_runs, runs, jobs, open_keys)
+        self._close_stale(completed_runs, runs, jobs, open_keys, versions)
 
-    def _close_stale(self, completed_runs, runs, jobs, open_keys) -> None:
+    def _close_stale(self, completed_runs, runs, jobs, open_keys, versions) -> None:
         completed = [r for r in completed_runs if r in runs]
         if not completed:
             return
@@ -63,10 +64,9 @@ class EdgeTracker:
             select(RunInput.run_id, RunInput.dataset_id).where(RunInput.run_id.in_(completed))
         ):
             touched_by_run[run_id].add((runs[run_id].job_id, dataset_id, "in"))
-        for run_id, dataset_id in self.session.execute(
-            select(DatasetVersion.run_id, DatasetVersion.dataset_id).where(DatasetVersion.run_id.in_(completed))
-        ):
-            touched_by_run[run_id].add((runs[run_id].job_id, dataset_id, "out"))
+        for v in versions:
+            if v.run_id in touched_by_run:
+                touched_by_run[v.run_id].add((runs[v.run_id].job_id, v.dataset_id, "out"))
         for run_id in sorted(completed, key=lambda r: completed_runs[r]):
             ended = completed_runs[run_id]
             job = jobs[runs[run_id].job_id]

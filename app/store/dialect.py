@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from sqlalchemy import func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
-def _insert(session: Session, model):
-    dialect = session.get_bind().dialect.name
+def _insert(dialect: str, model):
     if dialect == "postgresql":
         return postgresql.insert(model)
     if dialect == "sqlite":
@@ -19,7 +19,7 @@ def _insert(session: Session, model):
 
 
 def insert_ignore(session: Session, model, conflict: Sequence[str]):
-    return _insert(session, model).on_conflict_do_nothing(index_elements=list(conflict))
+    return _insert_ignore(session.get_bind().dialect.name, model, tuple(conflict))
 
 
 def upsert(
@@ -32,7 +32,19 @@ def upsert(
 ):
     """`overwrite` columns take the new value; `coalesce` columns keep the old one unless
     the new row brings a value (a later event without row counts must not erase them)."""
-    stmt = _insert(session, model)
+    return _upsert(session.get_bind().dialect.name, model, tuple(conflict), tuple(overwrite), tuple(coalesce))
+
+
+# Statements are immutable, and building ON CONFLICT clauses is costly on the ingest hot
+# path, so each distinct one is built once per process.
+@lru_cache(maxsize=256)
+def _insert_ignore(dialect: str, model, conflict: tuple[str, ...]):
+    return _insert(dialect, model).on_conflict_do_nothing(index_elements=list(conflict))
+
+
+@lru_cache(maxsize=256)
+def _upsert(dialect: str, model, conflict, overwrite, coalesce):
+    stmt = _insert(dialect, model)
     table = model.__table__
     values = {c: stmt.excluded[c] for c in overwrite}
     values.update({c: func.coalesce(stmt.excluded[c], table.c[c]) for c in coalesce})
