@@ -209,6 +209,10 @@ class _Folder:
             parent_run = self.runs.get((parent.run_uuid, parent_job_id))
             if parent_run is not None and parent_run.id != run.id:
                 run.parent_run_id = parent_run.id
+                parent_job = self.jobs[parent_job_id]
+                if parent_job.latest_run_uuid is None:
+                    # A parent known only through its children still has a (NEW) latest run.
+                    self._track_latest_run(parent_job, parent_run, t)
             if parent_job_id != job.id and job.parent_job_id is None:
                 job.parent_job_id = parent_job_id
         if run.state == "COMPLETED" and (not was_terminal or run.ended_at == t):

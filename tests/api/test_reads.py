@@ -228,8 +228,8 @@ def test_job_has_the_marquez_shape_and_our_extras(db_url):
             "errorMessage": None,
         }
         parent_job = get(client, "/api/v1/namespaces/airflow/jobs/etl")
-        # The DAG run exists from its first mention, but no event of its own has come yet.
-        assert parent_job["latestRun"] is None
+        # The DAG run exists from its first mention (NEW): no event of its own has come yet.
+        assert (parent_job["latestRun"]["id"], parent_job["latestRun"]["state"]) == (rid(100), "NEW")
         dag_runs = get(client, "/api/v1/namespaces/airflow/jobs/etl/runs")["runs"]
         assert [(r["id"], r["state"]) for r in dag_runs] == [(rid(100), "NEW")]
         assert parent_job["parentJobName"] is None and parent_job["simpleName"] == "etl"
