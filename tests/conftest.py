@@ -23,9 +23,7 @@ from app.store.migrate import upgrade
 from app.store.models import Base
 
 POSTGRES_URL = os.environ.get("DATASLO_TEST_POSTGRES_URL")
-SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
-
-_postgres_tests_run = 0
+from backends import SHARED_DIR, PostgresUsage  # noqa: E402,F401 - SHARED_DIR re-exported
 
 
 def _admin_url(url: str) -> str:
@@ -76,7 +74,6 @@ def _truncate_postgres(engine: Engine) -> None:
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request, tmp_path) -> str:
     """A migrated, empty database URL on each backend."""
-    global _postgres_tests_run
     if request.param == "sqlite":
         path = tmp_path / "dataslo.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
@@ -85,7 +82,7 @@ def db_url(request, tmp_path) -> str:
     engine = make_engine(url)
     _truncate_postgres(engine)
     engine.dispose()
-    _postgres_tests_run += 1
+    PostgresUsage.count += 1
     return url
 
 
@@ -104,7 +101,7 @@ def session(engine) -> Iterator[Session]:
 
 def pytest_sessionfinish(session, exitstatus):
     """CI sets DATASLO_REQUIRE_POSTGRES=1: a run where no PostgreSQL test ran must fail."""
-    if os.environ.get("DATASLO_REQUIRE_POSTGRES") == "1" and _postgres_tests_run == 0:
+    if os.environ.get("DATASLO_REQUIRE_POSTGRES") == "1" and PostgresUsage.count == 0:
         if session.testscollected:
             print("\nERROR: DATASLO_REQUIRE_POSTGRES=1 but no PostgreSQL test ran")
             session.exitstatus = 1

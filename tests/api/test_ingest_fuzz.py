@@ -56,9 +56,9 @@ def fuzz_client(request, tmp_path_factory):
         url = f"sqlite:///{path}"
     else:
         url = request.getfixturevalue("postgres_database")
-        import conftest
+        from backends import PostgresUsage
 
-        conftest._postgres_tests_run += 1
+        PostgresUsage.count += 1
     with TestClient(create_app(Settings(database_url=url))) as c:
         yield c
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SHARED_DIR
+from backends import SHARED_DIR
 from sqlalchemy import select
 
 from app.ingest.schema import EventError, parse_event

@@ -1,0 +1,119 @@
+"""Glue between an `SLODefinition` and the arithmetic: which windows to count, how to
+keep them incrementally, and how to judge the counts.
+
+A caller backed by a database does three things per SLO: build a ledger once
+(`new_ledger`) and feed it outcomes as events arrive, or count windows directly
+(`plan` + SQL, or `freshness_window_counts`); then call `assess`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+
+from app.slo.burn import BurnReport, Counts, evaluate, required_windows
+from app.slo.definitions import FreshnessSLI, SLODefinition
+from app.slo.freshness import freshness_counts
+from app.slo.ledger import (
+    KeyedLedger,
+    RollingLedger,
+    TimesliceLedger,
+    WindowStart,
+    from_bucket,
+    to_bucket,
+)
+from app.slo.windows import (
+    MINUTE,
+    PERIOD,
+    REPORT_WINDOWS,
+    RollingWindow,
+    ceil_time,
+    evaluation_ranges,
+)
+
+
+def windows_for(slo: SLODefinition, at: datetime) -> dict[str, timedelta]:
+    """The report windows plus any window a custom alert condition needs."""
+    return {**REPORT_WINDOWS, **required_windows(slo.conditions(at))}
+
+
+def plan(slo: SLODefinition, at: datetime) -> dict[str, tuple[datetime, datetime]]:
+    """[start, end) of every window to count for an evaluation at `at`."""
+    return evaluation_ranges(at, slo.period(), windows_for(slo, at))
+
+
+def budget_basis(slo: SLODefinition, at: datetime) -> int | None:
+    """Time slices in the whole current period, or None to budget on events seen.
+
+    With time slices the denominator is known in advance, so a bad hour early in a
+    calendar month costs what it will cost at the month's end, not 30 times more.
+    """
+    if slo.budgeting != "timeslices":
+        return None
+    length = slo.period().nominal_length(at)
+    return length // slo.time_slice.window
+
+
+def assess(slo: SLODefinition, counts: Mapping[str, Counts], at: datetime) -> BurnReport:
+    return evaluate(
+        counts,
+        objective=slo.objective,
+        period=slo.period().nominal_length(at),
+        conditions=slo.conditions(at),
+        min_events=slo.min_events,
+        budget_basis=budget_basis(slo, at),
+    )
+
+
+def freshness_window_counts(
+    slo: SLODefinition,
+    updates: Iterable[datetime],
+    at: datetime,
+    active_from: datetime | None = None,
+) -> dict[str, Counts]:
+    """Good/total minutes of every window, straight from the update history.
+
+    `updates` must include the last update before the longest window; freshness
+    needs no ledger, since its cost is the number of updates, not of minutes.
+    """
+    if not isinstance(slo.sli, FreshnessSLI):
+        raise TypeError(f"{slo.name} is not a freshness SLO")
+    return freshness_counts(
+        updates,
+        slo.sli.rule(),
+        plan(slo, at),
+        slice_size=slo.time_slice.window,
+        slice_target=slo.time_slice.target,
+        active_from=active_from,
+    )
+
+
+def ledger_windows(slo: SLODefinition, at: datetime) -> dict[str, WindowStart]:
+    """Window starts in minute buckets, in the form `RollingLedger` takes."""
+    specs: dict[str, WindowStart] = {
+        name: length // MINUTE for name, length in windows_for(slo, at).items()
+    }
+    period = slo.period()
+    if isinstance(period, RollingWindow):
+        specs[PERIOD] = period.length // MINUTE
+    else:
+        def period_start(end: int) -> int:
+            start, _ = period.period(from_bucket(end))
+            return to_bucket(ceil_time(start, MINUTE))
+
+        specs[PERIOD] = period_start
+    return specs
+
+
+def new_ledger(slo: SLODefinition, at: datetime) -> KeyedLedger | TimesliceLedger:
+    """An empty incremental ledger for an event-based SLO, with its clock at `at`.
+
+    Feed it with `record(outcome.key, to_bucket(outcome.at), outcome.good)` as events
+    arrive (both kinds of ledger take that), call `advance(to_bucket(now))`, then
+    `assess(slo, ledger.counts(), now)`. Rebuilding one after a restart means
+    recording the outcomes of the longest window once.
+    """
+    rolling = RollingLedger(ledger_windows(slo, at), to_bucket(at))
+    if slo.budgeting == "timeslices":
+        return TimesliceLedger(rolling, slo.time_slice.window // MINUTE, slo.time_slice.target)
+    return KeyedLedger(rolling)
