@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.store.dialect import insert_ignore
@@ -67,6 +67,10 @@ class EdgeTracker:
         for v in versions:
             if v.run_id in touched_by_run:
                 touched_by_run[v.run_id].add((runs[v.run_id].job_id, v.dataset_id, "out"))
+        open_by_job: dict[int, set[tuple[int, str]]] = {}
+        for j, d, dr in open_keys:
+            open_by_job.setdefault(j, set()).add((d, dr))
+        closes = []
         for run_id in sorted(completed, key=lambda r: completed_runs[r]):
             ended = completed_runs[run_id]
             job = jobs[runs[run_id].job_id]
@@ -74,16 +78,22 @@ class EdgeTracker:
                 continue
             if job.edges_as_of is not None and ended < job.edges_as_of:
                 continue
-            touched = touched_by_run[run_id]
+            touched = {(d, dr) for _, d, dr in touched_by_run[run_id]}
             if not touched:
                 continue  # a run that reported no datasets says nothing about the job's edges
-            stale = [k for k in open_keys if k[0] == job.id and k not in touched]
-            for j, d, dr in stale:
-                self.session.execute(
-                    update(LineageEdge)
-                    .where(LineageEdge.job_id == j, LineageEdge.dataset_id == d, LineageEdge.direction == dr,
-                           LineageEdge.valid_to.is_(None), LineageEdge.valid_from <= ended)
-                    .values(valid_to=ended)
-                )
-            open_keys -= set(stale)
+            current = open_by_job.get(job.id, set())
+            stale = current - touched
+            closes.extend({"j": job.id, "d": d, "dr": dr, "ended": ended} for d, dr in stale)
+            current -= stale
             job.edges_as_of = ended
+        if closes:
+            edges = LineageEdge.__table__
+            # Core, not ORM, UPDATE: no identity-map synchronisation, one executemany.
+            self.session.execute(
+                edges.update()
+                .where(edges.c.job_id == bindparam("j"), edges.c.dataset_id == bindparam("d"),
+                       edges.c.direction == bindparam("dr"), edges.c.valid_to.is_(None),
+                       edges.c.valid_from <= bindparam("ended"))
+                .values(valid_to=bindparam("ended")),
+                closes,
+            )
