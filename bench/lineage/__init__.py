@@ -1,0 +1,1 @@
+"""Lineage query benchmarks for issue 3: `python -m bench.lineage --help`."""
