@@ -35,7 +35,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.metrics = metrics
         app.state.token_cache = TokenCache(session_factory, settings.auth)
         app.state.event_store = EventStore(session_factory, on_commit=metrics.record_commit)
-        app.state.writer = GroupCommitWriter(app.state.event_store, settings.ingest_max_batch)
+        writers = settings.ingest_writers or (2 if engine.dialect.name == "postgresql" else 1)
+        app.state.writer = GroupCommitWriter(app.state.event_store, settings.ingest_max_batch, writers)
         await app.state.writer.start()
         try:
             yield

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     ingest_max_batch: int = Field(
         default=500, description="Most events the group-commit writer puts in one transaction."
     )
+    ingest_writers: int | None = Field(
+        default=None,
+        description="Concurrent group-commit writers per process. Default: 2 on PostgreSQL (one "
+        "prepares a batch while the other waits on COMMIT), 1 on SQLite (a single-writer database).",
+    )
     batch_max_events: int = Field(
         default=10_000, description="Most events accepted in one POST /api/v1/lineage/batch."
     )

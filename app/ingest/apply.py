@@ -166,12 +166,18 @@ class _Folder:
                     ids.want_job(parent.job_namespace, parent.job_name)
                     run_keys.add((parent.run_uuid, (parent.job_namespace, parent.job_name)))
         ids.resolve()
+        # On PostgreSQL, concurrent writers (group-commit threads, other replicas) lock the
+        # rows they merge into, always in id order, so facet merges and latest-run fields
+        # are never lost to a concurrent read-modify-write.
+        locking = self.session.get_bind().dialect.name == "postgresql"
+        job_query = select(Job).where(Job.id.in_(ids.job_ids())).order_by(Job.id)
         self.jobs: dict[int, Job] = {
-            j.id: j for j in self.session.scalars(select(Job).where(Job.id.in_(ids.job_ids())))
+            j.id: j for j in self.session.scalars(job_query.with_for_update() if locking else job_query)
         }
         dataset_ids = ids.dataset_ids()
+        dataset_query = select(Dataset).where(Dataset.id.in_(dataset_ids)).order_by(Dataset.id)
         self.datasets: dict[int, Dataset] = (
-            {d.id: d for d in self.session.scalars(select(Dataset).where(Dataset.id.in_(dataset_ids)))}
+            {d.id: d for d in self.session.scalars(dataset_query.with_for_update() if locking else dataset_query)}
             if dataset_ids
             else {}
         )
@@ -185,8 +191,7 @@ class _Folder:
             ]
             self.session.execute(insert_ignore(self.session, Run, ["run_uuid", "job_id"]), insert_rows)
             query = select(Run).where(Run.run_uuid.in_({u for u, _ in wanted})).order_by(Run.id)
-            if self.session.bind.dialect.name == "postgresql":
-                # Serialise concurrent writers (other replicas) on the runs they both touch.
+            if locking:
                 query = query.with_for_update()
             for run in self.session.scalars(query):
                 if (run.run_uuid, run.job_id) in wanted:

@@ -69,23 +69,30 @@ class EventStore:
 
 
 class GroupCommitWriter:
-    def __init__(self, store: EventStore, max_batch: int = 500) -> None:
+    def __init__(self, store: EventStore, max_batch: int = 500, writers: int = 1) -> None:
         self.store = store
         self.max_batch = max_batch
+        self.writers = writers
         self._queue: asyncio.Queue[_Submission] = asyncio.Queue()
-        self._task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._busy = 0
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="dataslo-group-commit")
+        # Several writers overlap one batch's COMMIT wait with the next batch's work; rows
+        # they both touch are locked in id order (see apply), so they stay correct.
+        self._tasks = [
+            asyncio.create_task(self._run(), name=f"dataslo-group-commit-{i}") for i in range(self.writers)
+        ]
 
     async def stop(self) -> None:
-        if self._task:
-            # Let queued submissions finish: they were promised an answer.
-            while not self._queue.empty():
-                await asyncio.sleep(0.01)
-            self._task.cancel()
+        # Let queued and in-flight submissions finish: they were promised an answer.
+        while not self._queue.empty() or self._busy:
+            await asyncio.sleep(0.01)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             try:
-                await self._task
+                await task
             except asyncio.CancelledError:
                 pass
 
@@ -102,7 +109,11 @@ class GroupCommitWriter:
                 nxt = self._queue.get_nowait()
                 group.append(nxt)
                 size += len(nxt.events)
-            await asyncio.to_thread(self._commit_group, group)
+            self._busy += 1
+            try:
+                await asyncio.to_thread(self._commit_group, group)
+            finally:
+                self._busy -= 1
 
     def _commit_group(self, group: list[_Submission]) -> None:
         events = [e for s in group for e in s.events]
