@@ -11,10 +11,18 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 EventType = Literal["START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"]
 # Bytes, not characters: these land in unique btree indexes (PostgreSQL caps entries at ~2.7 kB).
@@ -45,13 +53,11 @@ def _clean_facets(value: Any) -> dict[str, Any]:
     return {k: v for k, v in value.items() if isinstance(v, dict) and v.get("_deleted") is not True}
 
 
-class _WithFacets(_Open):
-    facets: dict[str, Any] = Field(default_factory=dict)
+FacetMap = Annotated[dict[str, Any], BeforeValidator(_clean_facets)]
 
-    @field_validator("facets", mode="before")
-    @classmethod
-    def _facets(cls, v: Any) -> dict[str, Any]:
-        return _clean_facets(v)
+
+class _WithFacets(_Open):
+    facets: FacetMap = Field(default_factory=dict)
 
 
 class RunRef(_WithFacets):
@@ -59,18 +65,8 @@ class RunRef(_WithFacets):
 
 
 class _Named(_WithFacets):
-    namespace: str
-    name: str
-
-    @field_validator("namespace")
-    @classmethod
-    def _namespace(cls, v: str) -> str:
-        return _bounded(v, NAMESPACE_MAX_BYTES)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return _bounded(v, NAME_MAX_BYTES)
+    namespace: Annotated[str, AfterValidator(lambda v: _bounded(v, NAMESPACE_MAX_BYTES))]
+    name: Annotated[str, AfterValidator(lambda v: _bounded(v, NAME_MAX_BYTES))]
 
 
 class JobRef(_Named):
@@ -82,21 +78,11 @@ class DatasetRef(_Named):
 
 
 class InputDataset(DatasetRef):
-    inputFacets: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("inputFacets", mode="before")
-    @classmethod
-    def _input_facets(cls, v: Any) -> dict[str, Any]:
-        return _clean_facets(v)
+    inputFacets: FacetMap = Field(default_factory=dict)
 
 
 class OutputDataset(DatasetRef):
-    outputFacets: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("outputFacets", mode="before")
-    @classmethod
-    def _output_facets(cls, v: Any) -> dict[str, Any]:
-        return _clean_facets(v)
+    outputFacets: FacetMap = Field(default_factory=dict)
 
 
 class _BaseEvent(_Open):
@@ -111,28 +97,25 @@ class _BaseEvent(_Open):
         return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
 
 
-class RunEvent(_BaseEvent):
-    # Missing eventType is treated as RUNNING, as Marquez does; it can never reopen a run.
-    eventType: EventType | None = None
-    run: RunRef
-    job: JobRef
-    inputs: list[InputDataset] = Field(default_factory=list)
-    outputs: list[OutputDataset] = Field(default_factory=list)
+def _none_is_empty(value: Any) -> Any:
+    return [] if value is None else value
 
-    @field_validator("inputs", "outputs", mode="before")
-    @classmethod
-    def _none_is_empty(cls, v: Any) -> Any:
-        return [] if v is None else v
+
+# Producers send `"inputs": null`; that means no datasets, not an error.
+Inputs = Annotated[list[InputDataset], BeforeValidator(_none_is_empty)]
+Outputs = Annotated[list[OutputDataset], BeforeValidator(_none_is_empty)]
 
 
 class JobEvent(_BaseEvent):
     job: JobRef
-    inputs: list[InputDataset] = Field(default_factory=list)
-    outputs: list[OutputDataset] = Field(default_factory=list)
+    inputs: Inputs = Field(default_factory=list)
+    outputs: Outputs = Field(default_factory=list)
 
-    _none_is_empty = field_validator("inputs", "outputs", mode="before")(
-        RunEvent._none_is_empty.__func__  # type: ignore[attr-defined]
-    )
+
+class RunEvent(JobEvent):
+    # Missing eventType is treated as RUNNING, as Marquez does; it can never reopen a run.
+    eventType: EventType | None = None
+    run: RunRef
 
 
 class DatasetEvent(_BaseEvent):
