@@ -1,0 +1,340 @@
+"""Recomputing verdicts for a stretch of an SLO's history, and writing the difference.
+
+A region is "every verdict of this SLO that belongs at or after `since`" (or, for
+duration, a set of run keys). The evaluator recomputes a region from the store with the
+same functions a full recomputation uses, compares with the stored rows of that region,
+and writes only what changed, adjusting the window sums by exactly the old and new
+contributions. A full recomputation is the same thing with `since` at the start of
+the period and every stored row replaced.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, and_, cast, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from app.slo.definitions import DurationSLI, SuccessRateSLI, VolumeSLI
+from app.slo.extract import (
+    checks_since,
+    runs_by_anchor,
+    runs_by_id,
+    runs_started_since,
+    writes_before,
+    writes_since,
+)
+from app.slo.ledger import from_bucket
+from app.slo.outcomes import MedianFraction
+from app.slo.units import Unit
+from app.slo.verdicts import (
+    GROUP_SLACK,
+    Verdict,
+    duration_verdicts,
+    quality_verdicts,
+    success_verdicts,
+    volume_verdicts,
+)
+from app.store.dialect import upsert
+from app.store.slo_models import SloOutcome
+
+CHUNK = 500
+COLUMNS = (SloOutcome.id, SloOutcome.slo_id, SloOutcome.key, SloOutcome.bucket, SloOutcome.good,
+           SloOutcome.counted, SloOutcome.run_id, SloOutcome.ref_at, SloOutcome.missing)
+
+
+@dataclass(frozen=True)
+class Stored:
+    id: int
+    slo_id: int
+    key: str
+    bucket: int
+    good: bool
+    counted: bool
+    run_id: int | None
+    ref_at: datetime
+    missing: bool
+
+    def same(self, v: Verdict) -> bool:
+        return (self.bucket, self.good, self.counted, self.run_id, self.ref_at, self.missing) == (
+            v.bucket, v.good, v.counted, v.run_id, v.ref_at, v.missing)
+
+
+def _chunks(items: list[Any], size: int = CHUNK) -> Iterable[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def stored_since(session: Session, regions: Mapping[int, datetime]) -> dict[int, dict[str, Stored]]:
+    """Stored rows of each SLO with ref_at at or after its instant."""
+    out: dict[int, dict[str, Stored]] = {slo_id: {} for slo_id in regions}
+    for chunk in _chunks(sorted(regions, key=regions.get)):
+        lo = min(regions[i] for i in chunk)
+        rows = session.execute(select(*COLUMNS).where(SloOutcome.slo_id.in_(chunk), SloOutcome.ref_at >= lo))
+        for row in rows:
+            s = Stored(*row)
+            if s.ref_at >= regions[s.slo_id]:
+                out[s.slo_id][s.key] = s
+    return out
+
+
+def stored_keys(session: Session, keys: Mapping[int, set[str]]) -> dict[int, dict[str, Stored]]:
+    out: dict[int, dict[str, Stored]] = {slo_id: {} for slo_id in keys}
+    pairs = [(slo_id, key) for slo_id, ks in keys.items() for key in ks]
+    for chunk in _chunks(pairs):
+        ids, names = {p[0] for p in chunk}, {p[1] for p in chunk}
+        for row in session.execute(select(*COLUMNS).where(SloOutcome.slo_id.in_(ids), SloOutcome.key.in_(names))):
+            s = Stored(*row)
+            if s.key in keys[s.slo_id]:
+                out[s.slo_id][s.key] = s
+    return out
+
+
+def stored_by_runs(session: Session, slo_ids: Iterable[int], run_ids: Iterable[int]) -> list[Stored]:
+    """Rows decided by any of these runs: where a changed run's old verdicts lie."""
+    slo_ids, run_ids = sorted(set(slo_ids)), sorted(set(run_ids))
+    out: list[Stored] = []
+    if not slo_ids:
+        return out
+    for chunk in _chunks(run_ids):
+        for ids in _chunks(slo_ids):
+            rows = session.execute(select(*COLUMNS).where(SloOutcome.slo_id.in_(ids), SloOutcome.run_id.in_(chunk)))
+            out += [Stored(*r) for r in rows]
+    return out
+
+
+class Changes:
+    """Outcome rows to write in one pass, with the window-sum deltas applied as found."""
+
+    def __init__(self) -> None:
+        self.upserts: list[dict[str, Any]] = []
+        self.inserts: list[dict[str, Any]] = []
+        self.deletes: list[int] = []
+        self.slices: dict[int, set[int]] = defaultdict(set)
+        self.count = 0
+
+    @staticmethod
+    def _row(unit: Unit, v: Verdict) -> dict[str, Any]:
+        return {"slo_id": unit.id, "key": v.key, "bucket": v.bucket, "good": v.good,
+                "counted": v.counted, "run_id": v.run_id, "ref_at": v.ref_at, "missing": v.missing}
+
+    def diff(self, unit: Unit, old: Mapping[str, Stored], fresh: Mapping[str, Verdict | None]) -> None:
+        tally = unit.tally
+        for key in old.keys() | fresh.keys():
+            o, n = old.get(key), fresh.get(key)
+            if o is None and n is None or (o is not None and n is not None and o.same(n)):
+                continue
+            self.count += 1
+            if o is not None:
+                if o.counted and tally is not None:
+                    tally.add(o.bucket, -int(o.good), -1)
+                if not o.counted:
+                    self.slices[unit.id].add(o.bucket)
+            if n is not None:
+                if n.counted and tally is not None:
+                    tally.add(n.bucket, int(n.good), 1)
+                if not n.counted:
+                    self.slices[unit.id].add(n.bucket)
+            if n is None:
+                self.deletes.append(o.id)
+            else:
+                self.upserts.append(self._row(unit, n))
+
+    def insert_all(self, unit: Unit, fresh: Iterable[Verdict]) -> None:
+        """Rows of a unit whose stored rows were all deleted (full recomputation)."""
+        for v in fresh:
+            self.inserts.append(self._row(unit, v))
+            self.count += 1
+            if not v.counted:
+                self.slices[unit.id].add(v.bucket)
+
+    def flush(self, session: Session) -> None:
+        for chunk in _chunks(self.deletes):
+            session.execute(delete(SloOutcome).where(SloOutcome.id.in_(chunk)))
+        if self.inserts:
+            for chunk in _chunks(self.inserts, 5000):
+                session.execute(insert(SloOutcome), chunk)
+        if self.upserts:
+            stmt = upsert(session, SloOutcome, ("slo_id", "key"),
+                          overwrite=("bucket", "good", "counted", "run_id", "ref_at", "missing"))
+            for chunk in _chunks(self.upserts, 5000):
+                session.execute(stmt, chunk)
+        self.upserts, self.inserts, self.deletes = [], [], []
+
+
+def _raw(unit: Unit, stored: Mapping[str, Stored]) -> Mapping[str, Stored]:
+    """The stored rows a recomputation of raw verdicts replaces: never the slices, which
+    `refresh_slices` re-judges from the raw rows afterwards."""
+    return {k: v for k, v in stored.items() if not v.counted} if unit.sliced else stored
+
+
+def _sliced(unit: Unit, verdicts: Iterable[Verdict]) -> dict[str, Verdict]:
+    if unit.sliced:
+        return {v.key: Verdict(v.key, v.bucket, v.good, v.ref_at, v.run_id, v.missing, counted=False)
+                for v in verdicts}
+    return {v.key: v for v in verdicts}
+
+
+def refresh_slices(session: Session, units: Mapping[int, Unit], changes: Changes) -> None:
+    """Re-judge the time slices whose raw verdicts changed (after those were flushed)."""
+    pending = {slo_id: buckets for slo_id, buckets in changes.slices.items() if buckets}
+    changes.slices = defaultdict(set)
+    for slo_id, buckets in pending.items():
+        unit = units[slo_id]
+        size = unit.slo.time_slice.window // timedelta(minutes=1)
+        target = unit.slo.time_slice.target
+        indices = {b // size for b in buckets}
+        lo, hi = min(indices) * size, (max(indices) + 1) * size
+        raw: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        for bucket, good in session.execute(
+            select(SloOutcome.bucket, cast(SloOutcome.good, Integer)).where(
+                SloOutcome.slo_id == slo_id, SloOutcome.counted.is_(False),
+                SloOutcome.bucket >= lo, SloOutcome.bucket < hi)
+        ):
+            cell = raw[bucket // size]
+            cell[0] += good
+            cell[1] += 1
+        keys = {f"s:{i}" for i in indices}
+        old = stored_keys(session, {slo_id: keys})[slo_id]
+        fresh: dict[str, Verdict | None] = {}
+        for i in indices:
+            g, t = raw.get(i, (0, 0))
+            fresh[f"s:{i}"] = None if t == 0 else Verdict(
+                f"s:{i}", (i + 1) * size - 1, g >= target * t, from_bucket(i * size))
+        changes.diff(unit, old, fresh)
+
+
+# -- per SLI kind ----------------------------------------------------------------------
+
+
+def success(session: Session, regions: Mapping[Unit, datetime], now: datetime, changes: Changes,
+            replace: bool = False) -> None:
+    since_by_job: dict[int, datetime] = {}
+    for unit, since in regions.items():
+        since_by_job[unit.entity_id] = min(since, since_by_job.get(unit.entity_id, since))
+    runs = runs_by_anchor(session, since_by_job)
+    old = {} if replace else stored_since(session, {u.id: s for u, s in regions.items()})
+    for unit, since in regions.items():
+        mine = [r for r in runs.get(unit.entity_id, []) if r.anchor >= since]
+        fresh = _sliced(unit, success_verdicts(unit.slo, mine, since, now, unit.active_from))
+        if replace:
+            changes.insert_all(unit, fresh.values())
+        else:
+            changes.diff(unit, _raw(unit, old[unit.id]), fresh)
+
+
+def duration(session: Session, runs_by_unit: Mapping[Unit, set[int]], now: datetime,
+             changes: Changes) -> None:
+    rows = {r.id: r for r in runs_by_id(session, {i for ids in runs_by_unit.values() for i in ids})}
+    old = stored_keys(session, {u.id: {f"run:{i}" for i in ids} for u, ids in runs_by_unit.items()})
+    for unit, ids in runs_by_unit.items():
+        mine = [rows[i] for i in ids if i in rows and rows[i].job_id == unit.entity_id]
+        fresh = duration_verdicts(unit.slo, mine, now)
+        for i in ids:
+            fresh.setdefault(f"run:{i}", None)
+        if unit.sliced:
+            fresh = {k: None if v is None else _sliced(unit, [v])[k] for k, v in fresh.items()}
+        changes.diff(unit, _raw(unit, old[unit.id]), fresh)
+
+
+def duration_backfill(session: Session, units: Mapping[Unit, datetime], now: datetime,
+                      changes: Changes) -> None:
+    since_by_job: dict[int, datetime] = {}
+    for unit, floor in units.items():
+        assert isinstance(unit.slo.sli, DurationSLI)
+        since = floor - unit.slo.sli.threshold
+        since_by_job[unit.entity_id] = min(since, since_by_job.get(unit.entity_id, since))
+    runs = runs_started_since(session, since_by_job)
+    for unit in units:
+        fresh = duration_verdicts(unit.slo, runs.get(unit.entity_id, []), now)
+        changes.insert_all(unit, _sliced(unit, [v for v in fresh.values() if v is not None]).values())
+
+
+def volume(session: Session, regions: Mapping[Unit, datetime], changes: Changes,
+           replace: bool = False) -> None:
+    since_by_ds: dict[int, datetime] = {}
+    history_by_ds: dict[int, int] = {}
+    for unit, since in regions.items():
+        since_by_ds[unit.entity_id] = min(since, since_by_ds.get(unit.entity_id, since))
+        sli = unit.slo.sli
+        assert isinstance(sli, VolumeSLI)
+        if isinstance(sli.rule(), MedianFraction):
+            history_by_ds[unit.entity_id] = max(sli.versions, history_by_ds.get(unit.entity_id, 0))
+    writes = writes_since(session, since_by_ds)
+    history = {}
+    if history_by_ds:
+        wanted = {d: since_by_ds[d] for d in history_by_ds}
+        history = writes_before(session, wanted, max(history_by_ds.values()), with_rows=True)
+    old = {} if replace else stored_since(session, {u.id: s for u, s in regions.items()})
+    for unit, since in regions.items():
+        all_writes = history.get(unit.entity_id, []) + writes.get(unit.entity_id, [])
+        before = [w for w in all_writes if w.at < since]
+        mine = [w for w in all_writes if w.at >= since]
+        fresh = _sliced(unit, volume_verdicts(unit.slo, before, mine))
+        if replace:
+            changes.insert_all(unit, fresh.values())
+        else:
+            changes.diff(unit, _raw(unit, old[unit.id]), fresh)
+
+
+def quality(session: Session, regions: Mapping[Unit, datetime], changes: Changes,
+            replace: bool = False) -> None:
+    since_by_ds: dict[int, datetime] = {}
+    for unit, since in regions.items():
+        since_by_ds[unit.entity_id] = min(since, since_by_ds.get(unit.entity_id, since))
+    checks = checks_since(session, since_by_ds)
+    old = {} if replace else stored_since(session, {u.id: s for u, s in regions.items()})
+    for unit, since in regions.items():
+        mine = [c for c in checks.get(unit.entity_id, []) if c.at >= since]
+        fresh = _sliced(unit, quality_verdicts(unit.slo, mine))
+        if replace:
+            changes.insert_all(unit, fresh.values())
+        else:
+            changes.diff(unit, _raw(unit, old[unit.id]), fresh)
+
+
+def backfill(session: Session, units: list[Unit], now: datetime, changes: Changes) -> None:
+    """Recompute every verdict of these SLOs over their whole period (stored rows dropped)."""
+    for chunk in _chunks([u.id for u in units]):
+        session.execute(delete(SloOutcome).where(SloOutcome.slo_id.in_(chunk)))
+    by_kind: dict[str, dict[Unit, datetime]] = defaultdict(dict)
+    for unit in units:
+        floor = from_bucket(unit.tally.floor)
+        kind = unit.kind
+        if kind == "success_rate":
+            floor -= GROUP_SLACK
+        by_kind["volume" if kind == "completeness" else kind][unit] = floor
+    if by_kind["success_rate"]:
+        success(session, by_kind["success_rate"], now, changes, replace=True)
+    if by_kind["duration"]:
+        duration_backfill(session, by_kind["duration"], now, changes)
+    if by_kind["volume"]:
+        volume(session, by_kind["volume"], changes, replace=True)
+    if by_kind["quality"]:
+        quality(session, by_kind["quality"], changes, replace=True)
+
+
+def prune(session: Session, floors: Mapping[int, int]) -> int:
+    """Drop rows below every window of their SLO: they can never count again."""
+    removed = 0
+    by_floor: dict[int, list[int]] = defaultdict(list)
+    for slo_id, floor in floors.items():
+        by_floor[floor].append(slo_id)
+    for floor, ids in by_floor.items():
+        for chunk in _chunks(ids):
+            result = session.execute(delete(SloOutcome).where(
+                and_(SloOutcome.slo_id.in_(chunk), SloOutcome.bucket < floor)))
+            removed += result.rowcount or 0
+    return removed
+
+
+def outcome_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(SloOutcome)) or 0
+
+
+def success_kind(unit: Unit) -> bool:
+    return isinstance(unit.slo.sli, SuccessRateSLI)

@@ -1,0 +1,402 @@
+"""Evaluating every SLO: the incremental pass, its stored results, and the signals.
+
+One pass at `now` (under the scheduler's lease, so one replica at a time):
+
+1. targets: new definitions and selector matches become rows of `slos`;
+2. change feed: raw events with an id above the watermark name the runs that changed
+   (plus ids that were missing from the sequence last time: a transaction that had not
+   committed yet, which may still land);
+3. the window sums move to `now`, reading only the minutes that entered or left each
+   window (`tally.advance_all`);
+4. regions are recomputed from the store: after a changed run, everything of its job's
+   SLOs from that run's group on; after the clock passed a schedule tick's grace, from
+   that tick on (a run that never came is a failure with no event); runs that overran a
+   duration threshold while still running; writes and assertions of changed runs. Only
+   the verdicts that differ are written, and the sums move by exactly those;
+5. SLOs whose definition is new or changed are recomputed over their whole period;
+6. every SLO is assessed (`engine.assess`); an evaluation whose counts did not change
+   reuses the previous report and is not stored again.
+
+When the in-memory sums cannot be trusted (first pass, another replica evaluated in
+between, a rolled-back pass, a clock jump) they are rebuilt with one aggregate per
+window shape over `slo_outcomes`: still no rescan of runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from app.alerts.signals import SloSignal
+from app.slo import recompute
+from app.slo.burn import BurnReport
+from app.slo.definitions import DurationSLI, SuccessRateSLI
+from app.slo.engine import assess, plan
+from app.slo.extract import (
+    checks_of_runs,
+    dataset_first_seen,
+    job_first_seen,
+    max_event_id,
+    running_started_between,
+    runs_by_id,
+    touched_by_events,
+    writes_before,
+    writes_of_runs,
+    writes_since,
+)
+from app.slo.fresh_state import FreshState
+from app.slo.ledger import to_bucket
+from app.slo.report import report_document
+from app.slo.store import definition_of, resolve_entities, sync_targets
+from app.slo.tally import MAX_INCREMENTAL_MINUTES, advance_all, cold_sums
+from app.slo.units import Unit
+from app.slo.windows import as_utc
+from app.store.slo_models import Slo, SloDefinitionRow, SloEvaluation, SloEvaluatorState
+
+SELECTOR_REFRESH = timedelta(minutes=5)
+PRUNE_EVERY = timedelta(hours=1)
+GAP_TTL_SECONDS = 120.0
+MAX_GAPS = 10_000
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    slo_id: int
+    name: str
+    target_kind: Literal["dataset", "job"]
+    target_id: int | None
+    target_namespace: str
+    target_name: str
+    owner: str | None
+    tier: str | None
+    labels: dict[str, str]
+    evaluated_at: datetime
+    report: BurnReport
+    # False when the numbers equal the previous pass's (nothing new was stored).
+    changed: bool
+
+    @property
+    def target(self) -> str:
+        return f"{self.target_kind}:{self.target_namespace}:{self.target_name}"
+
+
+@dataclass(frozen=True)
+class PassStats:
+    mode: Literal["full", "incremental"]
+    slos: int
+    changed: int
+    recomputed: int  # SLOs recomputed over their whole period
+    verdicts_written: int
+    events: int
+    seconds: float
+
+
+class Evaluator:
+    """Holds the in-memory sums between passes; one per process (see module doc)."""
+
+    def __init__(self) -> None:
+        self.units: dict[int, Unit] = {}
+        self.token: str | None = None
+        self.now: datetime | None = None
+        self.gaps: dict[int, float] = {}
+        self.selectors_at: datetime | None = None
+        self.pruned_at: datetime | None = None
+        self.last: PassStats | None = None
+        # Called inside the pass's transaction with every evaluation (alerting hooks in).
+        self.listeners: list[Callable[[Session, list[Evaluation]], None]] = []
+        self.removed: list[Unit] = []
+
+    # -- the pass --------------------------------------------------------------------
+
+    def run(self, session: Session, now: datetime, *, full: bool = False) -> list[Evaluation]:
+        """Evaluate every SLO at `now` (flush only: the caller commits). `full` recomputes
+        every verdict from the store, as after a definition change."""
+        started = time.perf_counter()
+        now = as_utc(now)
+        state = session.get(SloEvaluatorState, 1)
+        if state is None:
+            state = SloEvaluatorState(id=1, event_watermark=max_event_id(session), token="")
+            session.add(state)
+            session.flush()
+        warm = (not full and self.token is not None and state.token == self.token
+                and self.now is not None and self.now <= now
+                and to_bucket(now) - to_bucket(self.now) <= MAX_INCREMENTAL_MINUTES)
+        if not warm:
+            self.units = {}
+            self.gaps = {i: time.monotonic() for i in state.pending or []}
+        prev = min(self.now if warm else (state.evaluated_at or now), now)
+
+        if not warm or self.selectors_at is None or now - self.selectors_at >= SELECTOR_REFRESH \
+                or now < self.selectors_at:
+            sync_targets(session, now=now)
+            self.selectors_at = now
+        carried, loaded = self._load_units(session, now, full)
+
+        touched = touched_by_events(session, state.event_watermark, self.gaps)
+        advance_all(session, {u.id: u.tally for u in carried if u.tally is not None}, to_bucket(now))
+        changes = recompute.Changes()
+        to_backfill = [u for u in loaded if not u.materialized and u.entity_id is not None
+                       and not u.is_freshness]
+        if to_backfill:
+            recompute.backfill(session, to_backfill, now, changes)
+        ready = [u for u in [*carried, *loaded] if u.ready and not u.is_freshness]
+        self._recompute(session, ready, touched, prev, now, changes)
+        changes.flush(session)
+        recompute.refresh_slices(session, self.units, changes)
+        changes.flush(session)
+        cold = [u for u in loaded if u.tally is not None and u.entity_id is not None]
+        cold_sums(session, {u.id: u.tally for u in cold})
+        self._refresh_freshness(session, carried, loaded, touched, now)
+        materialized = [u for u in loaded if u.entity_id is not None and not u.materialized]
+        for u in materialized:
+            u.materialized = True
+        if materialized:
+            session.execute(update(Slo), [{"id": u.id, "materialized_revision": u.revision}
+                                          for u in materialized])
+
+        evaluations = self._assess_and_store(session, now)
+        if self.pruned_at is None or now - self.pruned_at >= PRUNE_EVERY or now < self.pruned_at:
+            recompute.prune(session, {u.id: u.tally.floor for u in self.units.values()
+                                      if u.tally is not None and u.ready})
+            self.pruned_at = now
+        for listener in self.listeners:
+            listener(session, evaluations)
+
+        self._advance_watermark(state, touched)
+        self.token = uuid.uuid4().hex
+        state.token, state.evaluated_at, self.now = self.token, now, now
+        session.flush()
+        self.last = PassStats("incremental" if warm else "full", len(evaluations),
+                              sum(e.changed for e in evaluations), len(to_backfill), changes.count,
+                              len(touched.seen_event_ids), time.perf_counter() - started)
+        return evaluations
+
+    # -- units -----------------------------------------------------------------------
+
+    def _load_units(self, session: Session, now: datetime, full: bool) -> tuple[list[Unit], list[Unit]]:
+        """Units kept from the last pass (carried) and units built now (loaded)."""
+        defs = {row.id: row for row in session.scalars(select(SloDefinitionRow))}
+        columns = (Slo.id, Slo.definition_id, Slo.entity, Slo.namespace, Slo.entity_name,
+                   Slo.entity_id, Slo.materialized_revision, Slo.report_key)
+        rows = session.execute(select(*columns)).all()
+        if any(r.entity_id is None for r in rows):
+            resolve_entities(session)
+            rows = session.execute(select(*columns)).all()
+        carried, loaded, units = [], [], {}
+        for r in rows:
+            d = defs[r.definition_id]
+            unit = self.units.get(r.id)
+            if unit is not None and unit.revision == d.revision and unit.entity_id == r.entity_id \
+                    and (unit.materialized or unit.entity_id is None):
+                carried.append(unit)
+            else:
+                slo = definition_of(d)
+                unit = Unit(r.id, d.id, d.revision, d.name, slo, r.entity, r.entity_id, r.namespace,
+                            r.entity_name, materialized=not full and r.materialized_revision == d.revision,
+                            owner=d.owner, tier=d.tier, labels=dict(d.labels or {}))
+                unit.stored_key = r.report_key
+                if not unit.is_freshness:
+                    unit.new_tally(now)
+                loaded.append(unit)
+            units[r.id] = unit
+        scheduled = [u for u in loaded if u.entity_id is not None and u.first_tick_due_from(now) is not None]
+        if scheduled:
+            seen = job_first_seen(session, {u.entity_id for u in scheduled})
+            for u in scheduled:
+                u.active_from = seen.get(u.entity_id)
+        self.removed = [u for i, u in self.units.items() if i not in units]
+        self.units = units
+        return carried, loaded
+
+    # -- regions ---------------------------------------------------------------------
+
+    def _recompute(self, session: Session, ready: list[Unit], touched, prev: datetime,
+                   now: datetime, changes: recompute.Changes) -> None:
+        by_job: dict[int, list[Unit]] = defaultdict(list)
+        by_ds: dict[int, list[Unit]] = defaultdict(list)
+        for u in ready:
+            (by_job if u.entity == "job" else by_ds)[u.entity_id].append(u)
+        success: dict[Unit, datetime] = {}
+        durations: dict[Unit, set[int]] = defaultdict(set)
+        datasets: dict[Unit, datetime] = {}
+
+        def widen(region: dict[Unit, datetime], unit: Unit, at: datetime) -> None:
+            region[unit] = min(at, region.get(unit, at))
+
+        # Time: schedule ticks whose grace ran out, and runs that overran while running.
+        for u in ready:
+            if isinstance(u.slo.sli, SuccessRateSLI) and u.slo.sli.schedule is not None:
+                if u.next_tick is None:
+                    u.next_tick = u.first_tick_due_from(prev)
+                if u.next_tick is not None and u.next_tick + u.grace() < now:
+                    widen(success, u, u.next_tick)
+                    u.next_tick = u.first_tick_due_from(now)
+        timed = [u for u in ready if isinstance(u.slo.sli, DurationSLI)]
+        if timed and prev < now:
+            longest = max(u.slo.sli.threshold for u in timed)
+            shortest = min(u.slo.sli.threshold for u in timed)
+            for run in running_started_between(session, {u.entity_id for u in timed},
+                                               prev - longest, now - shortest):
+                for u in by_job.get(run.job_id, []):
+                    if u in timed and prev <= run.started_at + u.slo.sli.threshold < now:
+                        durations[u].add(run.id)
+
+        # Events: what the changed runs did to their jobs' and datasets' SLOs.
+        job_units = [u for j in touched.job_ids for u in by_job.get(j, [])]
+        ds_units = [u for d in touched.dataset_ids for u in by_ds.get(d, [])]
+        if job_units or ds_units:
+            old = recompute.stored_by_runs(session, [u.id for u in [*job_units, *ds_units]],
+                                           touched.run_ids)
+            for s in old:
+                unit = self.units[s.slo_id]
+                if isinstance(unit.slo.sli, DurationSLI):
+                    durations[unit].add(s.run_id)
+                elif unit.entity == "job":
+                    widen(success, unit, s.ref_at)
+                else:
+                    widen(datasets, unit, s.ref_at)
+        if job_units:
+            for run in runs_by_id(session, touched.run_ids):
+                for u in by_job.get(run.job_id, []):
+                    if isinstance(u.slo.sli, DurationSLI):
+                        durations[u].add(run.id)
+                    elif run.anchor is not None:
+                        widen(success, u, run.anchor - u.grace())
+                        if u.active_from is not None and run.anchor < u.active_from:
+                            # Older than anything seen: the ticks in between now count.
+                            widen(success, u, run.anchor - u.grace())
+                            u.active_from = run.anchor
+        if ds_units:
+            quality_ds = {u.entity_id for u in ds_units if u.kind == "quality"}
+            volume_ds = {u.entity_id for u in ds_units if u.kind != "quality"}
+            events: list[tuple[int, datetime, bool]] = []
+            if volume_ds:
+                events += [(w.dataset_id, w.at, False) for w in writes_of_runs(session, touched.run_ids)
+                           if w.dataset_id in volume_ds]
+            if quality_ds:
+                events += [(c.dataset_id, c.at, True) for c in checks_of_runs(session, touched.run_ids)
+                           if c.dataset_id in quality_ds]
+            for dataset_id, at, is_check in events:
+                for u in by_ds.get(dataset_id, []):
+                    if (u.kind == "quality") == is_check:
+                        widen(datasets, u, at)
+
+        if success:
+            recompute.success(session, success, now, changes)
+        if durations:
+            recompute.duration(session, durations, now, changes)
+        volume = {u: s for u, s in datasets.items() if u.kind != "quality"}
+        quality = {u: s for u, s in datasets.items() if u.kind == "quality"}
+        if volume:
+            recompute.volume(session, volume, changes)
+        if quality:
+            recompute.quality(session, quality, changes)
+
+    def _refresh_freshness(self, session: Session, carried: list[Unit], loaded: list[Unit],
+                           touched, now: datetime) -> None:
+        new = [u for u in loaded if u.is_freshness and u.entity_id is not None]
+        stale = [u for u in carried if u.is_freshness and u.entity_id in touched.dataset_ids]
+        if not new and not stale:
+            return
+        first_seen = dataset_first_seen(session, {u.entity_id for u in [*new, *stale]})
+        if new:
+            since: dict[int, datetime] = {}
+            for u in new:
+                u.fresh = FreshState(u.slo, first_seen.get(u.entity_id))
+                at = min(a for a, _ in plan(u.slo, now).values())
+                since[u.entity_id] = min(at, since.get(u.entity_id, at))
+            writes = writes_since(session, since, rows=False)
+            before = writes_before(session, since, 1)
+            for u in new:
+                found = before.get(u.entity_id, []) + writes.get(u.entity_id, [])
+                u.fresh.set_writes({w.run_id: w.at for w in found})
+        if stale:
+            written: dict[int, dict[int, datetime]] = defaultdict(dict)
+            for w in writes_of_runs(session, touched.run_ids):
+                written[w.dataset_id][w.run_id] = w.at
+            for u in stale:
+                u.fresh.active_from = first_seen.get(u.entity_id)  # a late write may predate all
+                u.fresh.apply_runs(touched.run_ids, written.get(u.entity_id, {}))
+
+    # -- results ---------------------------------------------------------------------
+
+    def _assess_and_store(self, session: Session, now: datetime) -> list[Evaluation]:
+        out, rows = [], []
+        for u in self.units.values():
+            counts = u.counts(now)
+            key = (tuple(sorted((n, c.good, c.total) for n, c in counts.items())),
+                   u.slo.period().nominal_length(now), u.definition_id, u.revision)
+            changed = key != u.report_key or u.report is None
+            if changed:
+                u.report, u.report_key = assess(u.slo, counts, now), key
+            digest = hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
+            if digest != u.stored_key:
+                u.stored_key = digest
+                rows.append({"slo_id": u.id, "evaluated_at": now, "state": u.report.state,
+                             "severity": u.report.severity,
+                             "budget_remaining": None if u.report.budget.no_data
+                             else float(u.report.budget.remaining),
+                             "report": report_document(u.report), "key": digest})
+            out.append(Evaluation(u.id, u.name, u.entity, u.entity_id, u.namespace, u.entity_name,
+                                  u.owner, u.tier, u.labels, now, u.report, changed))
+        if rows:
+            ids = session.execute(insert(SloEvaluation).returning(SloEvaluation.id, SloEvaluation.slo_id),
+                                  [{k: v for k, v in r.items() if k != "key"} for r in rows]).all()
+            by_slo = {slo_id: eid for eid, slo_id in ids}
+            session.execute(update(Slo), [
+                {"id": r["slo_id"], "state": r["state"], "severity": r["severity"],
+                 "latest_evaluation_id": by_slo[r["slo_id"]], "report_key": r["key"]} for r in rows])
+        return out
+
+    def _advance_watermark(self, state: SloEvaluatorState, touched) -> None:
+        clock = time.monotonic()
+        for i in touched.seen_event_ids:
+            self.gaps.pop(i, None)
+        if touched.max_event_id - state.event_watermark <= 10 * MAX_GAPS:
+            for i in range(state.event_watermark + 1, touched.max_event_id):
+                if i not in touched.seen_event_ids:
+                    self.gaps[i] = clock
+        self.gaps = {i: t for i, t in self.gaps.items() if clock - t < GAP_TTL_SECONDS}
+        if len(self.gaps) > MAX_GAPS:
+            self.gaps = dict(sorted(self.gaps.items())[-MAX_GAPS:])
+        state.event_watermark = max(state.event_watermark, touched.max_event_id)
+        state.pending = sorted(self.gaps) or None
+
+
+def evaluate_all(session: Session, now: datetime, evaluator: Evaluator | None = None) -> list[Evaluation]:
+    """Evaluate every SLO at `now` and store what changed (flush only).
+
+    Without an evaluator the pass starts cold: window sums come from one aggregate over
+    the stored verdicts, as after a restart. The service keeps one evaluator instead.
+    """
+    return (evaluator or Evaluator()).run(session, now)
+
+
+def signals_for(evaluations: list[Evaluation]) -> list[SloSignal]:
+    """One signal per evaluation of an SLO whose target exists (alerting's contract)."""
+    out = []
+    for e in evaluations:
+        if e.target_id is None:
+            continue
+        r = e.report
+        labels = {"slo": e.name, "target": e.target, "namespace": e.target_namespace,
+                  **({"owner": e.owner} if e.owner else {}), **({"tier": e.tier} if e.tier else {}),
+                  **e.labels}
+        out.append(SloSignal(
+            slo_id=e.slo_id, slo_name=e.name, evaluated_at=e.evaluated_at,
+            active_severity=r.severity, state=r.state, target_kind=e.target_kind,
+            target_id=e.target_id, target_namespace=e.target_namespace, target_name=e.target_name,
+            labels=labels, burn_rates={name: w.burn_rate for name, w in r.windows.items()},
+            budget_remaining=None if r.budget.no_data else r.budget.remaining,
+            conditions=[c.condition.name for c in r.conditions if c.holds],
+        ))
+    return out

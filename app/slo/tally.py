@@ -1,0 +1,153 @@
+"""Window sums over `slo_outcomes`, kept in memory and moved incrementally.
+
+This is `app.slo.ledger.RollingLedger` with its buckets in the database instead of a
+dict: the per-bucket verdicts live in `slo_outcomes` (durable, shared by replicas),
+and only the running good/total of each window stays in memory, a few integers per SLO.
+
+- Cold start: one aggregate per group of SLOs sharing window starts
+  (`SUM(CASE WHEN bucket >= start ...)`), i.e. one scan of the period's outcomes.
+- Clock moves from t0 to t1: for each window, the buckets entering ([t0, t1)) are added
+  and those leaving (from the old start to the new one) subtracted. SLOs with the same
+  windows need the same ranges, so a pass issues one small range query per distinct
+  range, answered from the bucket index; its cost follows the minutes that passed, not
+  the length of the period.
+- A verdict inserted, changed or withdrawn adjusts exactly the windows containing its
+  bucket (`add`), as `RollingLedger.add` does.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import Integer, case, cast, func, select
+from sqlalchemy.orm import Session
+
+from app.slo.burn import Counts
+from app.slo.ledger import WindowStart
+from app.store.slo_models import SloOutcome
+
+# Past this many minutes since the last pass, one cold aggregate beats many ranges.
+MAX_INCREMENTAL_MINUTES = 6 * 60
+CHUNK = 500
+
+
+class Tally:
+    def __init__(self, specs: Mapping[str, WindowStart], now: int) -> None:
+        self.specs = dict(specs)
+        self.now = now
+        self.starts = {name: self._start_of(name, now) for name in self.specs}
+        self.sums = {name: [0, 0] for name in self.specs}
+
+    def _start_of(self, name: str, now: int) -> int:
+        spec = self.specs[name]
+        start = now - spec if isinstance(spec, int) else spec(now)
+        return min(start, now)
+
+    @property
+    def floor(self) -> int:
+        return min(self.starts.values())
+
+    def add(self, bucket: int, good: int, total: int) -> None:
+        for name, start in self.starts.items():
+            if start <= bucket < self.now:
+                s = self.sums[name]
+                s[0] += good
+                s[1] += total
+
+    def counts(self) -> dict[str, Counts]:
+        return {name: Counts(g, t) for name, (g, t) in self.sums.items()}
+
+    def moves(self, now: int) -> tuple[dict[str, int], list[tuple[str, int, int, int]]]:
+        """New starts, and (window, lo, hi, sign) bucket ranges to add (+1) or drop (-1)."""
+        starts, ranges = {}, []
+        for name, old_start in self.starts.items():
+            new_start = max(self._start_of(name, now), old_start)
+            starts[name] = new_start
+            lo = max(self.now, new_start)
+            if lo < now:
+                ranges.append((name, lo, now, 1))
+            hi = min(new_start, self.now)
+            if old_start < hi:
+                ranges.append((name, old_start, hi, -1))
+        return starts, ranges
+
+
+def _good():
+    return cast(SloOutcome.good, Integer)
+
+
+def _counted():
+    return SloOutcome.counted.is_(True)
+
+
+def cold_sums(session: Session, tallies: Mapping[int, Tally]) -> None:
+    """Set every tally's sums from the outcome table (one aggregate per window shape)."""
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for slo_id, tally in tallies.items():
+        groups[(tally.now, tuple(sorted(set(tally.starts.values()))))].append(slo_id)
+    for (now, starts), ids in groups.items():
+        columns = []
+        for start in starts:
+            inside = SloOutcome.bucket >= start
+            columns.append(func.sum(case((inside, _good()), else_=0)))
+            columns.append(func.sum(case((inside, 1), else_=0)))
+        by_start: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)
+        for chunk in _chunks(ids):
+            rows = session.execute(
+                select(SloOutcome.slo_id, *columns)
+                .where(SloOutcome.slo_id.in_(chunk), _counted(),
+                       SloOutcome.bucket >= starts[0], SloOutcome.bucket < now)
+                .group_by(SloOutcome.slo_id)
+            )
+            for slo_id, *sums in rows:
+                for i, start in enumerate(starts):
+                    by_start[slo_id][start] = (int(sums[2 * i] or 0), int(sums[2 * i + 1] or 0))
+        for slo_id in ids:
+            tally = tallies[slo_id]
+            found = by_start.get(slo_id, {})
+            for name, start in tally.starts.items():
+                tally.sums[name] = list(found.get(start, (0, 0)))
+
+
+def advance_all(session: Session, tallies: Mapping[int, Tally], now: int) -> None:
+    """Move every tally's clock to `now`, reading only the buckets that enter or leave."""
+    plans = {}
+    wanted: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for slo_id, tally in tallies.items():
+        if now < tally.now:
+            raise ValueError("the tally clock cannot go backwards")
+        starts, ranges = tally.moves(now)
+        plans[slo_id] = (starts, ranges)
+        for _, lo, hi, _ in ranges:
+            wanted[(lo, hi)].append(slo_id)
+    found: dict[tuple[int, int], dict[int, tuple[int, int]]] = {}
+    for (lo, hi), ids in wanted.items():
+        found[(lo, hi)] = _range_sums(session, lo, hi, ids)
+    for slo_id, (starts, ranges) in plans.items():
+        tally = tallies[slo_id]
+        for name, lo, hi, sign in ranges:
+            g, t = found[(lo, hi)].get(slo_id, (0, 0))
+            s = tally.sums[name]
+            s[0] += sign * g
+            s[1] += sign * t
+        tally.starts = starts
+        tally.now = now
+
+
+def _range_sums(session: Session, lo: int, hi: int, ids: list[int]) -> dict[int, tuple[int, int]]:
+    out: dict[int, tuple[int, int]] = {}
+    query = (
+        select(SloOutcome.slo_id, func.sum(_good()), func.count())
+        .where(_counted(), SloOutcome.bucket >= lo, SloOutcome.bucket < hi)
+        .group_by(SloOutcome.slo_id)
+    )
+    for slo_id, good, total in session.execute(query):
+        out[slo_id] = (int(good or 0), int(total))
+    wanted = set(ids)
+    return {k: v for k, v in out.items() if k in wanted}
+
+
+def _chunks(items: list[int]) -> Iterable[list[int]]:
+    for i in range(0, len(items), CHUNK):
+        yield items[i : i + CHUNK]
