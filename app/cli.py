@@ -197,5 +197,160 @@ def ingest(
         raise typer.Exit(1)
 
 
+silence_app = typer.Typer(help="Silences: record alerts without sending them.", no_args_is_help=True)
+app.add_typer(silence_app, name="silence")
+
+
+@silence_app.command("add")
+def silence_add(
+    matcher: Annotated[list[str], typer.Argument(help="name=value, name=~regex, name!=value, name!~regex")],
+    comment: Annotated[str, typer.Option("--comment", "-c", help="Why (on-call reads this).")],
+    author: Annotated[str | None, typer.Option("--author", "-a", help="Default: $USER.")] = None,
+    duration: Annotated[str | None, typer.Option("--duration", "-d", help="e.g. 2h (default 1h).")] = None,
+    start: Annotated[str | None, typer.Option(help="ISO time with offset (default now).")] = None,
+    end: Annotated[str | None, typer.Option(help="ISO time with offset, instead of --duration.")] = None,
+) -> None:
+    """Create a silence and print its id."""
+    import getpass
+    from datetime import datetime, timedelta
+
+    from app.alerts.matchers import parse_expression
+    from app.alerts.routing import parse_duration
+    from app.alerts.silences import create_silence
+    from app.errors import DomainError
+    from app.store.types import utcnow
+
+    try:
+        matchers = [parse_expression(m) for m in matcher]
+        now = utcnow()
+        starts = datetime.fromisoformat(start) if start else now
+        if end and duration:
+            raise ValueError("give --end or --duration, not both")
+        ends = (datetime.fromisoformat(end) if end
+                else starts + timedelta(seconds=parse_duration(duration or "1h")))
+        if starts.utcoffset() is None or ends.utcoffset() is None:
+            raise ValueError("times need a UTC offset, e.g. 2026-12-01T10:00:00+00:00")
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    with _session_factory(get_settings())() as session:
+        try:
+            silence = create_silence(session, matchers=matchers, starts_at=starts, ends_at=ends,
+                                     created_by=author or getpass.getuser(), comment=comment, now=now)
+        except DomainError as exc:
+            details = "; ".join(f"{d['path']}: {d['reason']}" for d in exc.details or [])
+            typer.echo(f"error: {exc.message}" + (f" ({details})" if details else ""), err=True)
+            raise typer.Exit(2) from None
+        session.commit()
+        typer.echo(silence.id)
+
+
+@silence_app.command("list")
+def silence_list(
+    state: Annotated[str | None, typer.Option(help="pending, active or expired (default: not expired).")] = None,
+) -> None:
+    """List silences: id, state, matchers, end, author, comment."""
+    from app.alerts.silences import list_silences, silence_state
+    from app.store.types import utcnow
+
+    now = utcnow()
+    with _session_factory(get_settings())() as session:
+        for s in list_silences(session, now, state):
+            current = silence_state(s, now)
+            if state is None and current == "expired":
+                continue
+            shown = " ".join(
+                f"{m['name']}{('=~' if m['regex'] else '=') if m['equal'] else ('!~' if m['regex'] else '!=')}{m['value']}"
+                for m in s.matchers
+            )
+            typer.echo(f"{s.id}\t{current}\t{shown}\tuntil {s.ends_at:%Y-%m-%d %H:%M}Z\t{s.created_by}\t{s.comment}")
+
+
+@silence_app.command("expire")
+def silence_expire(silence_id: int) -> None:
+    """End a silence now (it stays listed as expired)."""
+    from app.alerts.silences import expire_silence
+    from app.errors import DomainError
+    from app.store.types import utcnow
+
+    with _session_factory(get_settings())() as session:
+        try:
+            expire_silence(session, silence_id, utcnow())
+        except DomainError as exc:
+            typer.echo(f"error: {exc.message}", err=True)
+            raise typer.Exit(2) from None
+        session.commit()
+    typer.echo(f"expired silence {silence_id}")
+
+
+slo_app = typer.Typer(help="SLOs: apply definitions, list them, export Prometheus rules.", no_args_is_help=True)
+app.add_typer(slo_app, name="slo")
+
+
+@slo_app.command("apply")
+def slo_apply(
+    file: Annotated[Path, typer.Argument(help="YAML file of native or OpenSLO documents.", exists=True,
+                                         dir_okay=False, readable=True)],
+) -> None:
+    """Create or replace every SLO in FILE (all or nothing: one invalid SLO applies none)."""
+    from app.slo.loader import SLOValidationError, load_slo_documents
+    from app.slo.store import apply_definition
+
+    try:
+        slos = load_slo_documents(file.read_text(encoding="utf-8"), str(file))
+    except SLOValidationError as exc:
+        for problem in exc.problems:
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2) from None
+    with _session_factory(get_settings())() as session:
+        results = [apply_definition(session, slo, source="cli", source_file=str(file.resolve()))
+                   for slo in slos]
+        session.commit()
+    for r in results:
+        verb = "created" if r.created else ("updated" if r.changed else "unchanged")
+        typer.echo(f"{verb}\t{r.row.name}")
+
+
+@slo_app.command("list")
+def slo_list() -> None:
+    """Every evaluated SLO: id, name, target, state, budget remaining, severity."""
+    from app.catalog import Page
+    from app.slo.views import list_slos
+
+    with _session_factory(get_settings())() as session:
+        offset = 0
+        while True:
+            items, total = list_slos(session, Page(limit=1000, offset=offset))
+            for i in items:
+                budget = "-" if i["budgetRemaining"] is None else f"{i['budgetRemaining']:.2%}"
+                typer.echo(f"{i['id']}\t{i['name']}\t{i['target']['nodeId']}\t{i['state'] or 'pending'}"
+                           f"\t{budget}\t{i['severity'] or '-'}")
+            offset += len(items)
+            if not items or offset >= total:
+                break
+
+
+@slo_app.command("export-rules")
+def slo_export_rules(
+    out: Annotated[Path | None, typer.Option(help="Write to this file instead of standard output.")] = None,
+) -> None:
+    """Prometheus recording and alerting rules equivalent to dataslo's own burn-rate conditions."""
+    from sqlalchemy import select
+
+    from app.slo.rules import rules_yaml
+    from app.slo.store import definition_of
+    from app.store.slo_models import SloDefinitionRow
+    from app.store.types import utcnow
+
+    with _session_factory(get_settings())() as session:
+        slos = [definition_of(row) for row in session.scalars(select(SloDefinitionRow))]
+    text = rules_yaml(slos, utcnow())
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"{len(slos)} SLOs: rules written to {out}", err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

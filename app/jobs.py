@@ -13,12 +13,12 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.store.leases import try_acquire
+from app.store.leases import release, try_acquire
 from app.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,20 @@ class Scheduler:
                 raise
         return True
 
+    def run_soon(self, name: str, delay_seconds: float = 0.0) -> None:
+        """Bring job `name` forward to within `delay_seconds` (never later than planned).
+
+        Thread-safe; many calls inside one delay cause a single run (a debounce).
+        """
+        if not self._scheduler.running:
+            return
+        job = self._scheduler.get_job(name)
+        if job is None:
+            return
+        when = datetime.now(UTC) + timedelta(seconds=delay_seconds)
+        if job.next_run_time is None or job.next_run_time > when:
+            job.modify(next_run_time=when)
+
     def start(self) -> None:
         if self._jobs:
             self._scheduler.start()
@@ -76,3 +90,8 @@ class Scheduler:
     def shutdown(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
+        # Hand the leases back so another replica takes over now, not when they expire.
+        with self.session_factory() as session:
+            for name in self._jobs:
+                release(session, f"job:{name}", self.holder)
+            session.commit()

@@ -10,15 +10,48 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from app.alerts.jobs import DELIVERY_JOB, alert_jobs, start_alerting
+from app.alerts.process import process_signals
 from app.api.routes import all_routers
 from app.auth import TokenCache
 from app.errors import DomainError
 from app.ingest.writer import EventStore, GroupCommitWriter
+from app.jobs import ScheduledJob, Scheduler
 from app.metrics import ServiceMetrics
 from app.settings import Settings, get_settings
+from app.slo.service import Evaluator, signals_for
+from app.slo.store import load_directory
 from app.store.db import make_engine, make_session_factory
 
 log = logging.getLogger("dataslo")
+
+SLO_JOB = "slo.evaluate"
+
+
+def _slo_job(app: FastAPI):
+    """The scheduled SLO pass: evaluate under the job's lease, then export the metrics."""
+
+    def job(session, now) -> None:
+        evaluator: Evaluator = app.state.slo_evaluator
+        try:
+            evaluations = evaluator.run(session, now)
+        except Exception:
+            app.state.metrics.slo_pass_errors.inc()
+            raise
+        app.state.metrics.record_slo_pass(evaluator.last, evaluations, evaluator.removed)
+
+    return job
+
+
+def _load_slo_dir(settings: Settings, session_factory) -> None:
+    if settings.slo_dir is None:
+        return
+    if not settings.slo_dir.is_dir():
+        log.error("DATASLO_SLO_DIR %s is not a folder; no SLO files loaded", settings.slo_dir)
+        return
+    with session_factory() as session:
+        load_directory(session, settings.slo_dir)
+        session.commit()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -34,13 +67,47 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.session_factory = session_factory
         app.state.metrics = metrics
         app.state.token_cache = TokenCache(session_factory, settings.auth)
-        app.state.event_store = EventStore(session_factory, on_commit=metrics.record_commit)
+        # SLOs (issue 4): files first, then a lease-guarded evaluation job that stored
+        # events also wake (debounced), so a burn shows within seconds, not a minute.
+        _load_slo_dir(settings, session_factory)
+        app.state.slo_evaluator = Evaluator()
+        scheduler = Scheduler(session_factory) if settings.slo_scheduler else None
+        app.state.scheduler = scheduler
+        # Alerting (issue 5): a bad routing file stops the service with every problem listed.
+        app.state.alert_runtime = start_alerting(settings, session_factory)
+
+        def raise_alerts(session, evaluations) -> None:
+            # Runs inside the evaluation's transaction, so alert state and its outbox rows
+            # commit together with the evaluation that caused them.
+            if not evaluations:
+                return
+            report = process_signals(session, signals_for(evaluations), evaluations[0].evaluated_at)
+            if report.notified and scheduler is not None:
+                scheduler.run_soon(DELIVERY_JOB, 0.2)
+
+        app.state.slo_evaluator.listeners.append(raise_alerts)
+
+        def on_commit(received: int, stored: int, seconds: float) -> None:
+            metrics.record_commit(received, stored, seconds)
+            if stored and scheduler is not None:
+                scheduler.run_soon(SLO_JOB, settings.slo_eval_debounce_seconds)
+
+        app.state.event_store = EventStore(session_factory, on_commit=on_commit)
         writers = settings.ingest_writers or (2 if engine.dialect.name == "postgresql" else 1)
         app.state.writer = GroupCommitWriter(app.state.event_store, settings.ingest_max_batch, writers)
         await app.state.writer.start()
+        if scheduler is not None:
+            scheduler.add(ScheduledJob(SLO_JOB, _slo_job(app), settings.slo_eval_interval_seconds))
+            for name, func, interval in alert_jobs(settings):
+                scheduler.add(ScheduledJob(name, func, interval))
+            scheduler.start()
+            scheduler.run_soon(SLO_JOB, 1.0)
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.shutdown()
+            app.state.alert_runtime.close()
             await app.state.writer.stop()
             engine.dispose()
 

@@ -57,6 +57,59 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="info", description="Log level of the service.")
 
+    # -- SLO evaluation (issue 4) ---------------------------------------------------------
+    slo_eval_interval_seconds: float = Field(
+        default=60, gt=0,
+        description="How often every SLO is evaluated (schedule ticks and running runs "
+        "turn bad with no event, so evaluation must also run on a clock).",
+    )
+    slo_eval_debounce_seconds: float = Field(
+        default=2, ge=0,
+        description="After events are stored, evaluate within this many seconds instead of "
+        "waiting for the interval; a burst of events causes one pass.",
+    )
+    slo_scheduler: bool = Field(
+        default=True,
+        description="Run scheduled SLO evaluation in this process. Tests and one-off tools "
+        "turn it off and call the evaluator at chosen times instead.",
+    )
+
+    # -- alerting (issue 5) -------------------------------------------------------------
+    alert_routes_file: Path | None = Field(
+        default=None,
+        description="Routing YAML: receivers, routes, default route, maintenance windows. "
+        "Unset: incidents are recorded but nobody is notified.",
+    )
+    alert_stuck_run_after: float = Field(
+        default=6 * 3600,
+        description="Seconds a run may stay RUNNING before a stuck-run incident opens.",
+    )
+    alert_symptom_grace: float = Field(
+        default=3600,
+        description="Seconds during which an SLO resolved together with its root cause "
+        "cannot open a new incident until it has been healthy once (lets it catch up).",
+    )
+    alert_delivery_interval: float = Field(
+        default=1.0, description="Seconds between runs of the notification delivery job."
+    )
+    alert_housekeeping_interval: float = Field(
+        default=30.0,
+        description="Seconds between runs of the stuck-run, schema-change and repeat job.",
+    )
+    alert_retry_base: float = Field(
+        default=2.0, description="First retry delay ceiling in seconds (doubles per attempt)."
+    )
+    alert_retry_cap: float = Field(
+        default=300.0, description="Longest delay between two delivery attempts, in seconds."
+    )
+    alert_delivery_max_age: float = Field(
+        default=24 * 3600,
+        description="Seconds after which an undelivered notification is given up (expired).",
+    )
+    alert_http_timeout: float = Field(
+        default=10.0, description="Timeout in seconds of one request to a receiver."
+    )
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -15,4 +15,8 @@ def all_routers() -> list[APIRouter]:
     # Feature areas append their router imports below this line.
     from app.api import lineage  # before reads: its {dataset:path} would swallow .../versions
     routers.insert(routers.index(reads.router), lineage.router)
+    from app.api import incidents  # incidents, silences, maintenance windows (issue 5)
+    routers.append(incidents.router)
+    from app.api import slos  # SLO definitions, status, history, OpenSLO export (issue 4)
+    routers.append(slos.router)
     return routers
