@@ -11,10 +11,13 @@ from sqlalchemy.orm import Session
 
 
 def _insert(dialect: str, model):
+    # The Core table, not the mapped class: ORM bulk INSERT splits a list of rows into one
+    # statement per distinct set of None/non-None values, dozens per ingest batch.
+    table = getattr(model, "__table__", model)
     if dialect == "postgresql":
-        return postgresql.insert(model)
+        return postgresql.insert(table)
     if dialect == "sqlite":
-        return sqlite.insert(model)
+        return sqlite.insert(table)
     raise RuntimeError(f"unsupported database dialect: {dialect}")
 
 
