@@ -23,11 +23,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from app.alerts.matchers import MatcherSet
 from app.alerts.receivers import Receiver, ReceiverConfig, ReceiverConfigBase, build_receiver
 from app.slo.schedule import CronSchedule
+from app.yamlconf import clean_loc, duplicate_keys, format_path, line_of
+from app.yamlconf import reason as error_reason
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
@@ -197,54 +198,6 @@ class RoutingValidationError(ValueError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-def _format(loc: Loc) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _clean(data: Any, loc: tuple[Any, ...], missing: bool) -> Loc:
-    """Keep only the parts of a pydantic location the document has (drops union tags)."""
-    out: list[str | int] = []
-    node = data
-    for i, part in enumerate(loc):
-        if isinstance(node, Mapping) and part in node or isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-            out.append(part)
-        elif i == len(loc) - 1 and missing and isinstance(part, str):
-            out.append(part)
-    return tuple(out)
-
-
-def _line(node: Node | None, loc: Loc) -> int | None:
-    if node is None:
-        return None
-    line = node.start_mark.line + 1
-    for part in loc:
-        if isinstance(node, MappingNode):
-            for key, value in node.value:
-                if isinstance(key, ScalarNode) and key.value == part:
-                    line, node = key.start_mark.line + 1, value
-                    break
-            else:
-                return line
-        elif isinstance(node, SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
-
-
-def _reason(error: Mapping[str, Any]) -> str:
-    if error["type"] == "missing":
-        return "required field is missing"
-    if error["type"] == "extra_forbidden":
-        return "unknown field"
-    return str(error["msg"]).removeprefix("Value error, ")
-
-
 def load_routing(
     text: str,
     filename: str = "<string>",
@@ -266,17 +219,17 @@ def load_routing(
         return RoutingConfig()
 
     def at(loc: Loc, reason: str) -> None:
-        problems.append(Problem(filename, _line(node, loc), _format(loc), reason))
+        problems.append(Problem(filename, line_of(node, loc), format_path(loc), reason))
 
     if not isinstance(data, dict):
         raise RoutingValidationError([Problem(filename, 1, "", "the routing file must be a mapping")])
-    _duplicate_keys(node, lambda key: problems.append(
-        Problem(filename, key.start_mark.line + 1, "", f"duplicate key {key.value!r}")))
+    problems.extend(Problem(filename, key.start_mark.line + 1, "", f"duplicate key {key.value!r}")
+                    for key in duplicate_keys(node))
     try:
         doc = RoutingFile.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
-            at(_clean(data, err["loc"], err["type"] == "missing"), _reason(err))
+            at(clean_loc(data, err["loc"], err["type"] == "missing"), error_reason(err))
         raise RoutingValidationError(sorted(problems, key=lambda p: p.line or 0)) from None
 
     names: dict[str, int] = {}
@@ -315,21 +268,6 @@ def load_routing(
     if problems:
         raise RoutingValidationError(sorted(problems, key=lambda p: p.line or 0))
     return config
-
-
-def _duplicate_keys(node: Node, report: Any) -> None:
-    """YAML keeps the last of two equal keys; a silently dropped route is worse than an error."""
-    if isinstance(node, MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            if isinstance(key, ScalarNode):
-                if key.value in seen:
-                    report(key)
-                seen.add(key.value)
-            _duplicate_keys(value, report)
-    elif isinstance(node, SequenceNode):
-        for item in node.value:
-            _duplicate_keys(item, report)
 
 
 def load_routing_file(path: Path, *, environ: Mapping[str, str] | None = None) -> RoutingConfig:

@@ -8,16 +8,17 @@ objectives feed threshold comparisons that must not be rounded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node, ScalarNode
 
 from app.slo.definitions import SLODefinition
+from app.yamlconf import clean_loc, duplicate_keys, format_path, line_of, reason
 from app.slo.openslo import IGNORED_KINDS, OSLI, OSLO, Loc, slo_to_native
 
 
@@ -73,65 +74,8 @@ def _documents(text: str) -> list[tuple[Node, Any]]:
         loader.dispose()
 
 
-def format_path(loc: Loc) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def clean_loc(data: Any, loc: tuple[Any, ...], missing: bool) -> Loc:
-    """Drop the parts of a pydantic location that are not keys of the document.
-
-    pydantic inserts union tags ("freshness", "rolling", "str") into locations; the
-    user never wrote them. A final part that is absent is kept only when it names a
-    missing field.
-    """
-    out: list[str | int] = []
-    node = data
-    for i, part in enumerate(loc):
-        in_mapping = isinstance(node, Mapping) and part in node
-        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
-        if in_mapping or in_list:
-            node = node[part]
-            out.append(part)
-        elif i == len(loc) - 1 and missing:
-            out.append(part)
-    return tuple(out)
-
-
-def line_of(node: Node | None, loc: Loc) -> int | None:
-    """The line of the deepest key along `loc` that the document contains."""
-    if node is None:
-        return None
-    line = node.start_mark.line + 1
-    for part in loc:
-        if isinstance(node, MappingNode):
-            for key, value in node.value:
-                if isinstance(key, ScalarNode) and key.value == part:
-                    line, node = key.start_mark.line + 1, value
-                    break
-            else:
-                return line
-        elif isinstance(node, SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
-
-
-def _reason(error: Mapping[str, Any]) -> str:
-    if error["type"] == "missing":
-        return "required field is missing"
-    if error["type"] == "extra_forbidden":
-        return "unknown field"
-    msg = str(error["msg"])
-    return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-
-
 def _pydantic_problems(exc: ValidationError, data: Any) -> list[tuple[Loc, str]]:
-    return [(clean_loc(data, e["loc"], e["type"] == "missing"), _reason(e))
+    return [(clean_loc(data, e["loc"], e["type"] == "missing"), reason(e))
             for e in exc.errors()]
 
 
@@ -195,20 +139,6 @@ def _dispatch(data: Any, slis: Mapping[str, OSLI]) -> SLODefinition | list[tuple
     return [(("apiVersion",), "expected openslo/v1, dataslo/v1, or none for the native form")]
 
 
-def _duplicate_keys(node: Node, report: Callable[[Node, str], None]) -> None:
-    if isinstance(node, MappingNode):
-        seen: set[Any] = set()
-        for key, value in node.value:
-            if isinstance(key, ScalarNode):
-                if key.value in seen:
-                    report(key, f"duplicate key {key.value!r}")
-                seen.add(key.value)
-            _duplicate_keys(value, report)
-    elif isinstance(node, SequenceNode):
-        for item in node.value:
-            _duplicate_keys(item, report)
-
-
 def load_slo_documents(text: str, filename: str = "<string>") -> list[SLODefinition]:
     """Every SLO in a (multi-document) YAML text, or one error listing all problems.
 
@@ -236,8 +166,8 @@ def load_slo_documents(text: str, filename: str = "<string>") -> list[SLODefinit
     for node, data in docs:
         if data is None:
             continue
-        _duplicate_keys(node, lambda key, why: problems.append(
-            Problem(filename, key.start_mark.line + 1, "", why)))
+        problems.extend(Problem(filename, key.start_mark.line + 1, "", f"duplicate key {key.value!r}")
+                        for key in duplicate_keys(node))
         if isinstance(data, dict) and data.get("apiVersion") == "openslo/v1":
             kind = data.get("kind")
             if kind in IGNORED_KINDS:
