@@ -105,8 +105,8 @@ def token_create(
     scope: Annotated[list[str], typer.Option("--scope", "-s", help="ingest, read or admin; repeatable.")] = None,  # type: ignore[assignment]
 ) -> None:
     """Create a token and print its secret once."""
-    from app.errors import DomainError
     from app.auth import create_token
+    from app.errors import DomainError
 
     with _session_factory(get_settings())() as session:
         try:

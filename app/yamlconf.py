@@ -8,6 +8,7 @@ the YAML the user did write. Shared by app.slo.loader and app.alerts.routing.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -87,3 +88,25 @@ def duplicate_keys(node: Node | None) -> Iterator[ScalarNode]:
     elif isinstance(node, SequenceNode):
         for item in node.value:
             yield from duplicate_keys(item)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a configuration document, located as precisely as the input allows."""
+
+    file: str
+    line: int | None
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.path or '(document)'}: {self.reason}"
+
+
+class ConfigValidationError(ValueError):
+    """Every problem found, not just the first: fixing a file one error per run is slow."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))

@@ -27,7 +27,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from app.alerts.matchers import MatcherSet
 from app.alerts.receivers import Receiver, ReceiverConfig, ReceiverConfigBase, build_receiver
 from app.slo.schedule import CronSchedule
-from app.yamlconf import clean_loc, duplicate_keys, format_path, line_of
+from app.yamlconf import (
+    ConfigValidationError,
+    Problem,
+    clean_loc,
+    duplicate_keys,
+    format_path,
+    line_of,
+)
 from app.yamlconf import reason as error_reason
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
@@ -180,22 +187,8 @@ class RoutingConfig:
 Loc = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int | None
-    path: str
-    reason: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        return f"{where}: {self.path or '(document)'}: {self.reason}"
-
-
-class RoutingValidationError(ValueError):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+class RoutingValidationError(ConfigValidationError):
+    """A routing file that cannot be loaded; lists every problem with its place."""
 
 
 def load_routing(

@@ -19,11 +19,11 @@ from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import Session
 
 from app.ingest import facets as F
-from app.store.dialect import insert_ignore, upsert
 from app.ingest.edges import EdgeTracker
 from app.ingest.identity import IdCache, IdResolver
 from app.ingest.runstate import apply_event
 from app.ingest.schema import DatasetEvent, JobEvent, ParsedEvent, RunEvent
+from app.store.dialect import insert_ignore, upsert
 from app.store.models import (
     ColumnLineage,
     Dataset,

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-
 # Strings that land in indexed columns are bounded in bytes: a PostgreSQL btree entry
 # cannot exceed ~2.7 kB, and one absurd facet must not fail the whole event.
 KEY_BYTES = 512

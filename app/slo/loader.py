@@ -9,7 +9,6 @@ objectives feed threshold comparisons that must not be rounded.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -18,30 +17,20 @@ from pydantic import ValidationError
 from yaml.nodes import Node, ScalarNode
 
 from app.slo.definitions import SLODefinition
-from app.yamlconf import clean_loc, duplicate_keys, format_path, line_of, reason
 from app.slo.openslo import IGNORED_KINDS, OSLI, OSLO, Loc, slo_to_native
+from app.yamlconf import (
+    ConfigValidationError,
+    Problem,
+    clean_loc,
+    duplicate_keys,
+    format_path,
+    line_of,
+    reason,
+)
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with an SLO document, located as precisely as the input allows."""
-
-    file: str
-    line: int | None
-    path: str
-    reason: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        return f"{where}: {self.path or '(document)'}: {self.reason}"
-
-
-class SLOValidationError(ValueError):
-    """Every problem found, not just the first: fixing a file one error per run is slow."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
+class SLOValidationError(ConfigValidationError):
+    """An SLO file or body that cannot be applied; lists every problem with its place."""
 
 
 NATIVE_VERSIONS = (None, "dataslo/v1")
