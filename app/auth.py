@@ -82,6 +82,12 @@ class TokenCache:
         self._loaded_at = -1e18
         self._by_hash: dict[str, Principal] = {}
 
+    def stale(self) -> bool:
+        return time.monotonic() - self._loaded_at >= self._ttl
+
+    def refresh(self) -> None:
+        self._refresh()
+
     def _refresh(self) -> None:
         now = time.monotonic()
         if now - self._loaded_at < self._ttl:

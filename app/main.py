@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 scheduler.run_soon(SLO_JOB, settings.slo_eval_debounce_seconds)
 
         app.state.event_store = EventStore(session_factory, on_commit=on_commit)
-        writers = settings.ingest_writers or (2 if engine.dialect.name == "postgresql" else 1)
+        writers = settings.ingest_writers or 1
         app.state.writer = GroupCommitWriter(app.state.event_store, settings.ingest_max_batch, writers)
         await app.state.writer.start()
         if scheduler is not None:

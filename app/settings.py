@@ -39,8 +39,9 @@ class Settings(BaseSettings):
     )
     ingest_writers: int | None = Field(
         default=None,
-        description="Concurrent group-commit writers per process. Default: 2 on PostgreSQL (one "
-        "prepares a batch while the other waits on COMMIT), 1 on SQLite (a single-writer database).",
+        description="Concurrent group-commit writers per process (default 1). More than one "
+        "only helps when batches touch disjoint jobs: writers lock the rows they merge into, and "
+        "on typical traffic the second writer mostly waits for the first one's COMMIT.",
     )
     batch_max_events: int = Field(
         default=10_000, description="Most events accepted in one POST /api/v1/lineage/batch."

@@ -29,7 +29,9 @@ def test_concurrent_clients_share_commits_and_lose_nothing(db_url):
                    run_event("COMPLETE", run_id, job=job, at=i + 0.5, outputs=out)]
     rng.shuffle(events)
     events += events[:20]  # client retries: duplicates
-    with running_service(db_url) as base, httpx.Client(base_url=base, timeout=30) as client:
+    # Two writers, so the row locking between concurrent group commits is exercised too.
+    writers = {"DATASLO_INGEST_WRITERS": "2" if db_url.startswith("postgresql") else "1"}
+    with running_service(db_url, extra_env=writers) as base, httpx.Client(base_url=base, timeout=30) as client:
         with ThreadPoolExecutor(16) as pool:
             statuses = list(pool.map(lambda e: client.post("/api/v1/lineage", json=e).status_code, events))
     assert set(statuses) == {201}
