@@ -7,6 +7,9 @@
 
 The PostgreSQL database named in --postgres-url is dropped and recreated for every run;
 SQLite files live in bench/.work/. Results are also written as JSON to bench/.work/.
+Exit status 1 when a target is missed or a correctness check failed (stored rows differ
+from what was sent, 5xx answers). The memory run stops at the first checkpoint past
+--memory-budget seconds (default 900) and reports the rate and RSS curve so far.
 """
 
 from __future__ import annotations

@@ -419,7 +419,7 @@ def _profile(server: harness.Server, name: str, requests, concurrency: int, seco
     proc = None
     if exe is not None:
         proc = subprocess.Popen([exe, "record", "--pid", str(server.worker_pids()[0]), "--format", "raw",
-                                 "--rate", "200", "--threads", "--idle", "--output", str(path)],
+                                 "--rate", "100", "--nonblocking", "--threads", "--idle", "--output", str(path)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(1.0)
     result = run(drive(HOST, server.port, requests, concurrency, duration=seconds, on_response=on_response))
