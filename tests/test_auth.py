@@ -48,7 +48,7 @@ def test_scopes_and_modes(db_url, engine):
         read = create_token(s, "reader", ["read"])
         admin = create_token(s, "boss", ["admin"])
         s.commit()
-    with TestClient(create_app(Settings(database_url=db_url, auth="auto"))) as client:
+    with TestClient(create_app(Settings(database_url=db_url, auth="auto", slo_scheduler=False))) as client:
         assert _post(client).status_code == 401
         assert _post(client, "nope").status_code == 401
         assert _post(client, read).status_code == 403
@@ -56,12 +56,12 @@ def test_scopes_and_modes(db_url, engine):
         assert _post(client, admin).status_code == 201
         assert client.get("/healthz").status_code == 200
         assert client.get("/readyz").json() == {"status": "ok"}
-    with TestClient(create_app(Settings(database_url=db_url, auth="disabled"))) as client:
+    with TestClient(create_app(Settings(database_url=db_url, auth="disabled", slo_scheduler=False))) as client:
         assert _post(client).status_code == 201
 
 
 def test_required_mode_without_tokens_refuses_everyone(db_url):
-    with TestClient(create_app(Settings(database_url=db_url, auth="required"))) as client:
+    with TestClient(create_app(Settings(database_url=db_url, auth="required", slo_scheduler=False))) as client:
         r = _post(client)
         assert r.status_code == 401
         assert r.headers["www-authenticate"] == "Bearer"

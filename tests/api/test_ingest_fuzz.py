@@ -59,7 +59,7 @@ def fuzz_client(request, tmp_path_factory):
         from backends import PostgresUsage
 
         PostgresUsage.count += 1
-    with TestClient(create_app(Settings(database_url=url))) as c:
+    with TestClient(create_app(Settings(database_url=url, slo_scheduler=False))) as c:
         yield c
 
 
