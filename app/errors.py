@@ -10,6 +10,8 @@ class DomainError(Exception):
 
     status_code = 400
     code = "bad_request"
+    # Extra response headers the HTTP edge sends with this error.
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, *, details: Any = None) -> None:
         super().__init__(message)
@@ -35,8 +37,32 @@ class Conflict(DomainError):
 class Unauthorized(DomainError):
     status_code = 401
     code = "unauthorized"
+    headers = {"WWW-Authenticate": "Bearer"}
 
 
 class Forbidden(DomainError):
     status_code = 403
     code = "forbidden"
+
+
+class MalformedBody(DomainError):
+    status_code = 400
+    code = "malformed_body"
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(DomainError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class ServiceUnavailable(DomainError):
+    """The store cannot take the request now; clients (the OpenLineage one included) retry."""
+
+    status_code = 503
+    code = "unavailable"
+    headers = {"Retry-After": "1"}

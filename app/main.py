@@ -125,10 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body = {"error": exc.code, "message": exc.message}
         if exc.details is not None:
             body["detail"] = exc.details
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        if exc.status_code == 503:
-            headers = {"Retry-After": "1"}
-        return JSONResponse(body, status_code=exc.status_code, headers=headers)
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

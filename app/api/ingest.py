@@ -15,31 +15,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.api.deps import IngestScope
-from app.errors import DomainError
+from app.errors import MalformedBody, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType
 from app.ingest.schema import EventError, ParsedEvent, parse_event
 from app.ingest.writer import StoreUnavailable
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
-
-
-class PayloadTooLarge(DomainError):
-    status_code = 413
-    code = "payload_too_large"
-
-
-class UnsupportedMediaType(DomainError):
-    status_code = 415
-    code = "unsupported_media_type"
-
-
-class MalformedBody(DomainError):
-    status_code = 400
-    code = "malformed_body"
-
-
-class ServiceUnavailable(DomainError):
-    status_code = 503
-    code = "unavailable"
 
 
 def _check_content_type(request: Request) -> None:

@@ -106,6 +106,14 @@ class ReceiverConfigBase(BaseModel):
 PagerDutySeverity = Literal["critical", "error", "warning", "info"]
 
 
+def _every_severity(value: dict[Severity, str]) -> dict[Severity, str]:
+    """A severity map must say what every dataslo severity becomes at the receiver."""
+    missing = set(Severity) - set(value)
+    if missing:
+        raise ValueError(f"missing severities: {sorted(m.value for m in missing)}")
+    return value
+
+
 class PagerDutyConfig(ReceiverConfigBase):
     """PagerDuty Events API v2.
 
@@ -128,13 +136,7 @@ class PagerDutyConfig(ReceiverConfigBase):
     rate_limit_per_minute: float | None = Field(default=100, gt=0)
     rate_limit_burst: int = Field(default=20, ge=1)
 
-    @field_validator("severity_map")
-    @classmethod
-    def _complete(cls, value: dict[Severity, str]) -> dict[Severity, str]:
-        missing = set(Severity) - set(value)
-        if missing:
-            raise ValueError(f"missing severities: {sorted(m.value for m in missing)}")
-        return value
+    _complete = field_validator("severity_map")(_every_severity)
 
 
 class SlackConfig(ReceiverConfigBase):
@@ -224,13 +226,7 @@ class OpsgenieConfig(ReceiverConfigBase):
     rate_limit_per_minute: float | None = Field(default=60, gt=0)
     rate_limit_burst: int = Field(default=10, ge=1)
 
-    @field_validator("priority_map")
-    @classmethod
-    def _complete(cls, value: dict[Severity, str]) -> dict[Severity, str]:
-        missing = set(Severity) - set(value)
-        if missing:
-            raise ValueError(f"missing severities: {sorted(m.value for m in missing)}")
-        return value
+    _complete = field_validator("priority_map")(_every_severity)
 
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
