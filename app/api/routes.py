@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-ROUTERS: list[APIRouter] = []
-
 
 def all_routers() -> list[APIRouter]:
     # Imported here so that importing app.api does not drag every feature in.

@@ -121,7 +121,8 @@ class GroupCommitWriter:
             results = self.store.store(events)
         except Exception:  # noqa: BLE001 - isolate the failing submission below
             if len(group) == 1:
-                self._fail(group[0], *self._classify())
+                log.exception("storing events failed")
+                self._fail(group[0], StoreUnavailable("the event store is unavailable; retry later"))
                 return
             for submission in group:
                 self._commit_group([submission])
@@ -131,11 +132,6 @@ class GroupCommitWriter:
             n = len(submission.events)
             self._resolve(submission, results[offset : offset + n])
             offset += n
-
-    @staticmethod
-    def _classify():
-        log.exception("storing events failed")
-        return (StoreUnavailable("the event store is unavailable; retry later"),)
 
     @staticmethod
     def _resolve(submission: _Submission, result: list[bool]) -> None:
