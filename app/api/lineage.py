@@ -52,11 +52,15 @@ def get_impact(
     node_id: NodeId,
     direction: str = "downstream",
     depth: int | None = None,
-    limit: Limit = None,
+    limit: Annotated[int | None, Query(description="nodes per page (default 100); the summary "
+                                       "and totalCount always cover everything reached")] = None,
+    offset: int = 0,
     at: At = None,
 ) -> Response:
-    """Flat blast radius with distance, owners, last run state and last update."""
-    return _json(impact(session, node_id, direction=direction, depth=depth, limit=limit, at=at))
+    """Blast radius: totals, failing nodes and owners of everything reached, and a page of
+    the nodes nearest first, with distance, owners, last run state and last update."""
+    return _json(impact(session, node_id, direction=direction, depth=depth, limit=limit,
+                        offset=offset, at=at))
 
 
 @router.get("/column-lineage")

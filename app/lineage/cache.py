@@ -9,34 +9,28 @@ edge to `lineage_edge_log`, and each walk first reads the log rows it has not se
 re-reads the open edges of those jobs. A walk therefore always sees every edge committed
 before it started, on every replica, with no invalidation messages.
 
-Which log rows are new: on SQLite writers are serialised, so log order is commit order
-and a sequence watermark is exact. On PostgreSQL a transaction can take a lower sequence
-number and commit after a higher one, so the watermark is the snapshot xmin instead
-(every transaction older than it has finished): rows whose writer's txid is at or above
-the previous xmin are re-read, which may repeat some (harmless) but never misses one.
-
-The log keeps its newest rows only (the triggers prune it); a cache that fell further
-behind than that reloads everything. Estates larger than `max_edges` are not cached and
-walks go to the database.
+`ChangeLog` says which log rows are new, on both databases. The log keeps its newest
+rows only (the triggers prune it); a cache that fell further behind than that reloads
+everything. Estates larger than `max_edges` (setting `lineage_cache_max_edges`) are not
+cached and walks go to the database. The node metadata impact answers show is cached
+the same way (nodecache.py).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import weakref
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from app.lineage.sql import chunks, is_postgres, json_array, pg_array_literal
-
-# ~80 MB per 200k open edges; past this the walks go to the database instead.
-DEFAULT_MAX_EDGES = int(os.environ.get("DATASLO_LINEAGE_CACHE_MAX_EDGES", "1000000"))
+from app.settings import get_settings
 
 # A too-big estate is not re-counted on every walk, only this often.
 RECHECK_SECONDS = 600.0
@@ -47,16 +41,70 @@ _caches: weakref.WeakKeyDictionary[Engine, GraphCache] = weakref.WeakKeyDictiona
 _caches_lock = threading.Lock()
 
 
+class ChangeLog:
+    """Follows a trigger-filled change log (`seq`, payload columns, writer's `txid`).
+
+    Which rows are new: on SQLite writers are serialised, so log order is commit order
+    and a sequence watermark is exact. On PostgreSQL a transaction can take a lower
+    sequence number and commit after a higher one, so the watermark is the snapshot xmin
+    instead (every transaction older than it has finished): rows whose writer's txid is at
+    or above the previous xmin are re-read, which may repeat some (harmless) but never
+    misses one. The triggers keep only the newest rows; a follower that fell further
+    behind is told so and must reload everything.
+    """
+
+    def __init__(self, table: str, payload: tuple[str, ...]) -> None:
+        self.table = table
+        self.payload = payload
+        self.watermark = 0  # last seq (SQLite) or snapshot xmin (PostgreSQL)
+        self.max_seq = 0
+
+    @staticmethod
+    def _mark_sql(postgres: bool, table: str) -> str:
+        return ("txid_snapshot_xmin(txid_current_snapshot())" if postgres
+                else f"(SELECT coalesce(max(seq), 0) FROM {table})")
+
+    def start(self, session: Session) -> None:
+        """Follow from now on; called before a full load, so nothing after it is missed."""
+        mark, last = session.execute(text(
+            f"SELECT {self._mark_sql(is_postgres(session), self.table)}, "
+            f"(SELECT coalesce(max(seq), 0) FROM {self.table})")).one()
+        self.watermark, self.max_seq = int(mark), int(last)
+
+    def changes(self, session: Session) -> tuple[list[tuple], bool]:
+        """Payloads logged since the last call, and whether rows were pruned unread.
+
+        One statement: the new rows, the new watermark and the oldest and newest kept
+        rows, all from the same snapshot, so nothing committed between reading the
+        watermark and reading the rows can fall through.
+        """
+        postgres = is_postgres(session)
+        column, since = ("txid", self.watermark) if postgres else ("seq", self.watermark + 1)
+        pad = "NULL, " * (len(self.payload) - 1)  # the value travels in the last column
+        rows = session.execute(
+            text(f"SELECT seq, {', '.join(self.payload)} FROM {self.table} WHERE {column} >= :since "
+                 f"UNION ALL SELECT -1, {pad}{self._mark_sql(postgres, self.table)} "
+                 f"UNION ALL SELECT -2, {pad}min(seq) FROM {self.table} "
+                 f"UNION ALL SELECT -3, {pad}max(seq) FROM {self.table}"),
+            {"since": since},
+        ).all()
+        special = {row[0]: row[-1] for row in rows if row[0] < 0}
+        oldest, newest = special[-2], special[-3]
+        behind = oldest is not None and oldest > self.max_seq + 1
+        self.max_seq = max(self.max_seq, newest or 0)
+        self.watermark = int(special[-1])
+        return [tuple(row[1:]) for row in rows if row[0] >= 0], behind
+
+
 class GraphCache:
     """Adjacency of the open edges: readers/writers per dataset, inputs/outputs per job."""
 
-    def __init__(self, max_edges: int = DEFAULT_MAX_EDGES) -> None:
-        self.max_edges = max_edges
+    def __init__(self, max_edges: int | None = None) -> None:
+        self.max_edges = get_settings().lineage_cache_max_edges if max_edges is None else max_edges
         self.lock = threading.RLock()
         self.loaded = False
         self.too_big = False
-        self.watermark = 0  # last log seq (SQLite) or snapshot xmin (PostgreSQL)
-        self.max_seq = 0
+        self.log = ChangeLog("lineage_edge_log", ("job_id",))
         # Adjacency as tuples of ints, replaced rather than mutated: the garbage collector
         # untracks tuples and dicts that hold only ints, so after one collection a 200k-edge
         # graph no longer adds to the full collections that every big answer triggers
@@ -70,45 +118,21 @@ class GraphCache:
 
     # -- keeping it exact ------------------------------------------------------------
     def refresh(self, session: Session) -> bool:
-        """Bring the cache up to date; False when the estate is too big to hold.
-
-        In the steady state this is one statement: new log rows, the new watermark and the
-        oldest kept row, all from the same snapshot, so nothing committed between reading
-        the watermark and reading the rows can fall through.
-        """
+        """Bring the cache up to date; False when the estate is too big to hold."""
         if self.too_big and time.monotonic() - self.checked_at < RECHECK_SECONDS:
             return False
-        postgres = is_postgres(session)
-        mark_sql = ("txid_snapshot_xmin(txid_current_snapshot())" if postgres
-                    else "(SELECT coalesce(max(seq), 0) FROM lineage_edge_log)")
         if not self.loaded:
-            mark = session.execute(text(f"SELECT {mark_sql}")).scalar_one()
+            self.log.start(session)
             self._load_all(session)
-            self.watermark = int(mark)
             return not self.too_big
-        column, since = ("txid", self.watermark) if postgres else ("seq", self.watermark + 1)
-        rows = session.execute(
-            text(f"SELECT seq, job_id FROM lineage_edge_log WHERE {column} >= :since "
-                 f"UNION ALL SELECT -1, {mark_sql} "
-                 "UNION ALL SELECT -2, min(seq) FROM lineage_edge_log"),
-            {"since": since},
-        ).all()
-        mark = next(value for seq, value in rows if seq == -1)
-        oldest = next(value for seq, value in rows if seq == -2)
-        changed = [(seq, job_id) for seq, job_id in rows if seq >= 0]
-        if oldest is not None and oldest > self.max_seq + 1:
+        changed, behind = self.log.changes(session)
+        if behind or (changed and self.too_big):
             self._load_all(session)  # we fell behind the pruned log: start over
         elif changed:
-            self.max_seq = max(self.max_seq, max(seq for seq, _ in changed))
-            if self.too_big:
-                self._load_all(session)
-            else:
-                self._reload_jobs(session, sorted({job_id for _, job_id in changed}), postgres)
-        self.watermark = int(mark)
+            self._reload_jobs(session, sorted({job_id for (job_id,) in changed}), is_postgres(session))
         return not self.too_big
 
     def _load_all(self, session: Session) -> None:
-        self.max_seq = session.execute(text("SELECT coalesce(max(seq), 0) FROM lineage_edge_log")).scalar_one()
         count = session.execute(text("SELECT count(*) FROM lineage_edges WHERE valid_to IS NULL")).scalar_one()
         self.readers, self.writers, self.inputs, self.outputs = {}, {}, {}, {}
         self.edge_count = 0
@@ -172,30 +196,50 @@ class GraphCache:
                 side.pop(job_id, None)
 
 
-def cache_for(session: Session) -> GraphCache:
+class Refreshable(Protocol):
+    lock: threading.RLock
+
+    def refresh(self, session: Session) -> bool: ...
+
+
+def engine_of(session: Session) -> Engine:
     bind = session.get_bind()
-    engine = bind if isinstance(bind, Engine) else bind.engine
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def install(engine: Engine, max_edges: int) -> GraphCache:
+    """The engine's graph cache, created with this size limit (the service's setting)
+    unless it exists already."""
     with _caches_lock:
         cache = _caches.get(engine)
         if cache is None:
-            cache = _caches[engine] = GraphCache()
+            cache = _caches[engine] = GraphCache(max_edges)
         return cache
+
+
+def cache_for(session: Session) -> GraphCache:
+    return install(engine_of(session), get_settings().lineage_cache_max_edges)
+
+
+@contextmanager
+def refreshed(session: Session, cache: Refreshable, key: str) -> Iterator[bool]:
+    """Hold `cache` locked, brought up to date once per transaction of `session`, so the
+    walk and the lookups that follow it in one request all see the same state. Yields
+    whether the cache is usable (False when it cannot hold the estate)."""
+    with cache.lock:
+        marker = session.info.get(key)
+        txn = session.get_transaction()
+        if marker is not None and txn is not None and marker[0] is cache and marker[1] is txn:
+            usable = marker[2]
+        else:
+            usable = cache.refresh(session)
+            session.info[key] = (cache, session.get_transaction(), usable)
+        yield usable
 
 
 @contextmanager
 def current_graph(session: Session) -> Iterator[GraphCache | None]:
-    """The cache brought up to date, held locked; None when it cannot hold the estate.
-
-    It is refreshed once per transaction of `session`, so the walk and the lookups that
-    follow it in one request all see the same graph.
-    """
+    """The graph cache brought up to date and held locked; None when it cannot hold the estate."""
     graph = cache_for(session)
-    with graph.lock:
-        marker = session.info.get(_FRESH_KEY)
-        txn = session.get_transaction()
-        if marker is not None and txn is not None and marker[0] is graph and marker[1] is txn:
-            usable = marker[2]
-        else:
-            usable = graph.refresh(session)
-            session.info[_FRESH_KEY] = (graph, session.get_transaction(), usable)
+    with refreshed(session, graph, _FRESH_KEY) as usable:
         yield graph if usable else None

@@ -17,7 +17,7 @@ from app.errors import InvalidInput
 from app.lineage import meta
 from app.lineage.nodes import ResolvedNode, dataset_node_id, job_node_id, resolve
 from app.lineage.params import check_direction, check_limit, max_hops_for
-from app.lineage.traverse import Walk, descendant_jobs, job_edges, walk_both
+from app.lineage.traverse import Walk, descendant_jobs, job_edges, walk
 
 DEFAULT_DEPTH = 20
 
@@ -153,7 +153,7 @@ def lineage_graph(
     if node.kind == "datasetField":
         raise InvalidInput("datasetField nodes are answered by /api/v1/column-lineage")
     seed_ds, seed_jobs = seeds_for(session, node)
-    result = walk_both(
+    result = walk(
         session, direction=direction, datasets=seed_ds, jobs=seed_jobs,
         max_hops=max_hops_for(depth, node.kind == "job"), limit=limit, at=at, keep_edges=True,
     )

@@ -2,7 +2,7 @@
 
 A graph of thousands of nodes must not cost a query per node, so every loader takes the
 whole id set and issues one statement per chunk, selecting only the columns its answer
-shows (a blast radius of 20k nodes spends more time decoding unused JSON than querying).
+shows (a graph of thousands of nodes spends more time decoding unused JSON than querying).
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
-from sqlalchemy import Text, cast, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.lineage.sql import chunks, id_in, is_postgres
@@ -84,32 +83,6 @@ def load_jobs(session: Session, ids: list[int]) -> dict[int, JobInfo]:
                Job.updated_at]
     return {
         row[0]: JobInfo(*row[:7], row[7] or [], row[8] or [], *row[9:])
-        for row in _rows(session, columns, Job.id, ids, Job.namespace_id)
-    }
-
-
-def _json_list(raw: str | None) -> list[Any]:
-    # Owners are read as text and parsed here: most lists are empty, and orjson is several
-    # times faster than the driver's json.loads on the rest.
-    return orjson.loads(raw) if raw and raw != "[]" else []
-
-
-def dataset_briefs(session: Session, ids: list[int]) -> dict[int, tuple]:
-    """id -> (namespace, name, owners, last_modified_at): what an impact entry shows."""
-    columns = [Dataset.id, Namespace.name, Dataset.name, cast(Dataset.owners, Text),
-               Dataset.last_modified_at]
-    return {
-        row[0]: (row[1], row[2], _json_list(row[3]), row[4])
-        for row in _rows(session, columns, Dataset.id, ids, Dataset.namespace_id)
-    }
-
-
-def job_briefs(session: Session, ids: list[int]) -> dict[int, tuple]:
-    """id -> (namespace, name, owners, latest_run_state, latest_run_at)."""
-    columns = [Job.id, Namespace.name, Job.name, cast(Job.owners, Text), Job.latest_run_state,
-               Job.latest_run_at]
-    return {
-        row[0]: (row[1], row[2], _json_list(row[3]), row[4], row[5])
         for row in _rows(session, columns, Job.id, ids, Job.namespace_id)
     }
 

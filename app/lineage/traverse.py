@@ -138,15 +138,30 @@ def walk(
     keep_edges: bool = False,
     use_cache: bool = True,
 ) -> Walk:
-    """Walk one direction from the seeds (distance 0) up to `max_hops` edges and `limit` nodes.
+    """Walk from the seeds (distance 0) up to `max_hops` edges and `limit` nodes.
 
     The current graph is walked in the process cache when it holds the estate; history
     (`at`) and estates too big to cache are walked in the database. Both give the same
     answer. When the limit cuts a level short, the nodes kept are the lowest ids of that
     level, so the same query over the same data always returns the same graph.
+
+    `both` is ancestors plus descendants, never siblings. Marquez treats the graph as
+    undirected, which pulls in every other consumer of every upstream table; on-call wants
+    what feeds the node and what it feeds, so `both` is the union of the two directed
+    walks. Each side may use the whole limit; if the union is larger, the nodes nearest
+    the seeds are kept, as a single breadth-first walk would.
     """
+    datasets, jobs = list(datasets), list(jobs)
+    if direction == BOTH:
+        kwargs = {"datasets": datasets, "jobs": jobs, "max_hops": max_hops, "limit": limit,
+                  "at": at, "keep_edges": keep_edges, "use_cache": use_cache}
+        union = walk(session, direction=UPSTREAM, **kwargs)
+        union.merge(walk(session, direction=DOWNSTREAM, **kwargs))
+        if limit is not None and union.size > limit:
+            _keep_nearest(union, limit)
+        return union
     if direction not in (DOWNSTREAM, UPSTREAM):
-        raise ValueError(f"walk direction must be {DOWNSTREAM} or {UPSTREAM}")
+        raise ValueError(f"walk direction must be one of {', '.join(DIRECTIONS)}")
     if use_cache and at is None:
         with current_graph(session) as graph:
             if graph is not None:
@@ -154,6 +169,16 @@ def walk(
                              max_hops, limit, keep_edges)
     return _walk(_DatabaseAdjacency(session, direction, at), direction, datasets, jobs,
                  max_hops, limit, keep_edges)
+
+
+def _keep_nearest(result: Walk, limit: int) -> None:
+    ranked = sorted(
+        [(d, 0, i) for i, d in result.jobs.items()] + [(d, 1, i) for i, d in result.datasets.items()]
+    )[:limit]
+    result.jobs = {i: d for d, kind, i in ranked if kind == 0}
+    result.datasets = {i: d for d, kind, i in ranked if kind == 1}
+    result.edges = {e for e in result.edges if e[0] in result.jobs and e[1] in result.datasets}
+    result.truncated = True
 
 
 def _walk(adjacency, direction, datasets, jobs, max_hops, limit, keep_edges) -> Walk:
@@ -199,42 +224,6 @@ def _walk(adjacency, direction, datasets, jobs, max_hops, limit, keep_edges) -> 
     if keep_edges:
         result.edges = {e for e in edges if e[0] in seen_jobs and e[1] in seen_ds}
     return result
-
-
-def walk_both(
-    session: Session,
-    *,
-    direction: str,
-    datasets: Iterable[int] = (),
-    jobs: Iterable[int] = (),
-    max_hops: int | None = None,
-    limit: int | None = None,
-    at: datetime | None = None,
-    keep_edges: bool = False,
-) -> Walk:
-    """`walk` for any direction; `both` is ancestors plus descendants, never siblings.
-
-    Marquez treats the graph as undirected, which pulls in every other consumer of every
-    upstream table; on-call wants what feeds the node and what it feeds, so `both` is the
-    union of the two directed walks. Each side may use the whole limit; if the union is
-    larger, the nodes nearest the seeds are kept, as a single breadth-first walk would.
-    """
-    datasets, jobs = list(datasets), list(jobs)
-    kwargs = {"datasets": datasets, "jobs": jobs, "max_hops": max_hops, "limit": limit,
-              "at": at, "keep_edges": keep_edges}
-    if direction != BOTH:
-        return walk(session, direction=direction, **kwargs)
-    up = walk(session, direction=UPSTREAM, **kwargs)
-    up.merge(walk(session, direction=DOWNSTREAM, **kwargs))
-    if limit is not None and up.size > limit:
-        ranked = sorted(
-            [(d, 0, i) for i, d in up.jobs.items()] + [(d, 1, i) for i, d in up.datasets.items()]
-        )[:limit]
-        up.jobs = {i: d for d, kind, i in ranked if kind == 0}
-        up.datasets = {i: d for d, kind, i in ranked if kind == 1}
-        up.edges = {e for e in up.edges if e[0] in up.jobs and e[1] in up.datasets}
-        up.truncated = True
-    return up
 
 
 def job_edges(

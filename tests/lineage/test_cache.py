@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 from sqlalchemy import delete, select, update
@@ -131,3 +132,41 @@ def test_cycles_and_self_loops_in_the_cache(session, direction):
     db = walk(session, direction=direction, datasets=[e.ds["t"]], use_cache=False)
     assert (cached.datasets, cached.jobs) == (db.datasets, db.jobs)
     assert set(cached.jobs) == set(e.jobs.values())
+
+
+def test_service_start_loads_the_caches_in_the_background(app_settings):
+    from fastapi.testclient import TestClient
+
+    from app.lineage.cache import install
+    from app.lineage.nodecache import node_cache_for
+    from app.main import create_app
+
+    engine = make_engine(app_settings.database_url)
+    with make_session_factory(engine)() as s:
+        Estate(s).reads("j", "a")
+        s.commit()
+    engine.dispose()
+    settings = app_settings.model_copy(update={"lineage_cache_max_edges": 12345})
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/readyz").status_code == 200
+        app_engine = client.app.state.engine
+        graph = install(app_engine, 0)  # the one the start-up made, with the setting's limit
+        with make_session_factory(app_engine)() as s:
+            nodes = node_cache_for(s)
+        deadline = time.monotonic() + 10
+        while not (graph.loaded and nodes.loaded) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert graph.max_edges == 12345 and graph.edge_count == 1
+        assert nodes.loaded and len(nodes.jobs) == 1 and len(nodes.datasets) == 1
+
+
+def test_the_size_limit_comes_from_the_settings(monkeypatch, session):
+    from app.settings import get_settings
+
+    monkeypatch.setenv("DATASLO_LINEAGE_CACHE_MAX_EDGES", "7")
+    get_settings.cache_clear()
+    try:
+        assert GraphCache().max_edges == 7
+        assert cache_for(session).max_edges == 7
+    finally:
+        get_settings.cache_clear()

@@ -8,7 +8,7 @@ from app.errors import InvalidInput, NotFound
 from app.lineage.graph import lineage_graph
 from app.lineage.impact import impact
 from app.lineage.nodes import resolve
-from app.lineage.traverse import walk, walk_both
+from app.lineage.traverse import walk
 
 from .rows import Estate, at
 
@@ -110,7 +110,7 @@ def test_cycle_through_different_jobs_terminates(session):
     e.reads("forward", "x"); e.writes("forward", "y")
     e.reads("backward", "y"); e.writes("backward", "x")
     session.commit()
-    w = walk_both(session, direction="both", datasets=[e.ds["x"]])
+    w = walk(session, direction="both", datasets=[e.ds["x"]])
     assert set(w.datasets) == {e.ds["x"], e.ds["y"]} and set(w.jobs) == set(e.jobs.values())
     result = impact(session, "dataset:ns:x")
     assert [n["id"] for n in result["nodes"]] == ["job:ns:forward", "dataset:ns:y", "job:ns:backward"]
@@ -200,5 +200,7 @@ def test_impact_reports_owners_states_and_rolls_up(session, diamond):
     up = impact(session, "dataset:ns:d", direction="upstream")
     assert {n["id"] for n in up["nodes"]} == {
         "job:ns:j2", "job:ns:j3", "dataset:ns:b", "dataset:ns:c", "job:ns:j1", "dataset:ns:a"}
-    limited = impact(session, "dataset:ns:a", limit=2)
-    assert limited["truncated"] and len(limited["nodes"]) == 2
+    page = impact(session, "dataset:ns:a", limit=2, offset=1)
+    assert [n["id"] for n in page["nodes"]] == ["dataset:ns:b", "dataset:ns:c"]
+    assert page["totalCount"] == 8 and not page["truncated"]
+    assert page["summary"] == impact(session, "dataset:ns:a")["summary"]
