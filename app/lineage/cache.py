@@ -198,6 +198,7 @@ class GraphCache:
 
 class Refreshable(Protocol):
     lock: threading.RLock
+    loaded: bool
 
     def refresh(self, session: Session) -> bool: ...
 
@@ -232,7 +233,13 @@ def refreshed(session: Session, cache: Refreshable, key: str) -> Iterator[bool]:
         if marker is not None and txn is not None and marker[0] is cache and marker[1] is txn:
             usable = marker[2]
         else:
-            usable = cache.refresh(session)
+            try:
+                usable = cache.refresh(session)
+            except BaseException:
+                # The log may have been read but not applied: start over next time rather
+                # than keep a cache that silently misses those changes.
+                cache.loaded = False
+                raise
             session.info[key] = (cache, session.get_transaction(), usable)
         yield usable
 

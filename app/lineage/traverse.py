@@ -187,31 +187,15 @@ def _walk(adjacency, direction, datasets, jobs, max_hops, limit, keep_edges) -> 
     result.jobs = {int(j): 0 for j in jobs}
     seen_ds, seen_jobs = result.datasets, result.jobs
     ds_dir, job_dir = _FROM_DATASET[direction], _FROM_JOB[direction]
-    edges = result.edges
+    edges = result.edges if keep_edges else None
     frontier_ds, frontier_jobs = list(seen_ds), list(seen_jobs)
     hop = 0
     while (frontier_ds or frontier_jobs) and (max_hops is None or hop < max_hops):
         hop += 1
-        new_jobs: list[int] = []
-        new_ds: list[int] = []
-        if frontier_ds:
-            nxt = adjacency.from_datasets(frontier_ds)
-            for ds_id in frontier_ds:
-                for job_id in nxt.get(ds_id, ()):
-                    if keep_edges:
-                        edges.add((job_id, ds_id, ds_dir))
-                    if job_id not in seen_jobs:
-                        seen_jobs[job_id] = hop
-                        new_jobs.append(job_id)
-        if frontier_jobs:
-            nxt = adjacency.from_jobs(frontier_jobs)
-            for job_id in frontier_jobs:
-                for ds_id in nxt.get(job_id, ()):
-                    if keep_edges:
-                        edges.add((job_id, ds_id, job_dir))
-                    if ds_id not in seen_ds:
-                        seen_ds[ds_id] = hop
-                        new_ds.append(ds_id)
+        new_jobs = _expand(frontier_ds, adjacency.from_datasets(frontier_ds), seen_jobs, hop,
+                           edges, ds_dir, True) if frontier_ds else []
+        new_ds = _expand(frontier_jobs, adjacency.from_jobs(frontier_jobs), seen_ds, hop,
+                         edges, job_dir, False) if frontier_jobs else []
         room = None if limit is None else limit - len(seen_ds) - len(seen_jobs)
         if room is not None and room < 0:
             # Keep the level's lowest ids, jobs and datasets interleaved by id.
@@ -222,8 +206,23 @@ def _walk(adjacency, direction, datasets, jobs, max_hops, limit, keep_edges) -> 
             break
         frontier_jobs, frontier_ds = new_jobs, new_ds
     if keep_edges:
-        result.edges = {e for e in edges if e[0] in seen_jobs and e[1] in seen_ds}
+        result.edges = {e for e in result.edges if e[0] in seen_jobs and e[1] in seen_ds}
     return result
+
+
+def _expand(frontier: list[int], neighbours, seen: dict[int, int], hop: int,
+            edges: set[tuple[int, int, str]] | None, edge_dir: str, from_datasets: bool) -> list[int]:
+    """One side of a level: the neighbours of `frontier` not reached before, now at `hop`.
+    Edges are kept as (job, dataset, direction) whichever side the walk came from."""
+    new: list[int] = []
+    for node in frontier:
+        for other in neighbours.get(node, ()):
+            if edges is not None:
+                edges.add((other, node, edge_dir) if from_datasets else (node, other, edge_dir))
+            if other not in seen:
+                seen[other] = hop
+                new.append(other)
+    return new
 
 
 def job_edges(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from factories import dataset, new_run_id, run_event
 from sqlalchemy import delete, select, text, update
 
@@ -170,3 +171,28 @@ def test_session_transaction_refreshes_once(session):
     with current_nodes(session):
         pass
     assert refreshes == [1]
+
+
+def test_a_failed_catch_up_reloads_everything_next_time(session):
+    from app.lineage.nodecache import current_nodes
+
+    e = Estate(session)
+    e.job("j")
+    session.commit()
+    with current_nodes(session) as cache:
+        assert cache.loaded
+    session.commit()
+    session.execute(update(Job).values(latest_run_state="FAILED"))
+    session.commit()
+    original = cache.load
+
+    def broken(*args):
+        raise RuntimeError("connection lost mid-way")
+
+    cache.load = broken  # the log is read, then applying it fails
+    with pytest.raises(RuntimeError), current_nodes(session):
+        pass
+    cache.load = original
+    session.rollback()
+    with current_nodes(session) as again:
+        assert again.failing == {e.jobs["j"]}
