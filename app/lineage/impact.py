@@ -17,10 +17,9 @@ cache read the same data from the database.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from itertools import chain
-from operator import attrgetter
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -38,7 +37,6 @@ DEFAULT_PAGE = 100
 MAX_REACH = 250_000
 
 _DATASET, _JOB = 0, 1  # the page lists datasets before jobs at the same distance
-_owners_of = attrgetter("owner_names")
 
 
 def impact(
@@ -71,10 +69,16 @@ def impact(
             if graph is not None:
                 with current_nodes(session) as nodes:
                     reached = walk(session, **walk_args)
-                    return _answer(head, reached, _known(session, nodes, reached), graph.writers,
-                                   graph.outputs, limit, offset)
+                    try:
+                        return _answer(head, reached, nodes, graph.writers, graph.outputs, limit, offset)
+                    except KeyError:
+                        # Cannot happen while the node cache is refreshed after the graph
+                        # (as above); if it ever does, read the missing rows and go again.
+                        nodes.load(session, list(reached.datasets.keys() - nodes.datasets.keys()),
+                                   list(reached.jobs.keys() - nodes.jobs.keys()))
+                        return _answer(head, reached, nodes, graph.writers, graph.outputs, limit, offset)
     reached = walk(session, **walk_args)
-    ds_ids = [i for i, d in reached.datasets.items() if d > 0]
+    ds_ids = list(reached.datasets)
     writers = dataset_writers(session, ds_ids, at)
     outputs: dict[int, list[int]] = {}
     for ds_id, jobs in writers.items():
@@ -83,16 +87,6 @@ def impact(
     store = NodeStore()
     store.load(session, ds_ids, sorted({*reached.jobs, *outputs}))
     return _answer(head, reached, store, writers, outputs, limit, offset)
-
-
-def _known(session: Session, nodes: NodeStore, reached: Walk) -> NodeStore:
-    """Make sure every reached node has metadata. The node cache is refreshed after the
-    graph, so it already knows every node the graph holds; this only guards that order."""
-    missing_ds = list(reached.datasets.keys() - nodes.datasets.keys())
-    missing_jobs = list(reached.jobs.keys() - nodes.jobs.keys())
-    if missing_ds or missing_jobs:
-        nodes.load(session, missing_ds, missing_jobs)
-    return nodes
 
 
 def _last_run(writer_ids: Sequence[int], jobs: Mapping[int, Any]) -> tuple[str | None, datetime | None]:
@@ -109,6 +103,13 @@ def _last_run(writer_ids: Sequence[int], jobs: Mapping[int, Any]) -> tuple[str |
     return (best.run_state, best.run_at) if best is not None else (None, None)
 
 
+def _owner_counts(ids: Iterable[int], owners: Mapping[int, tuple[str, ...]], into: Counter) -> None:
+    # Nodes share a few distinct owner tuples: count those (one C-level pass), then expand.
+    for names, count in Counter(map(owners.__getitem__, ids)).items():
+        for name in names:
+            into[name] += count
+
+
 def _answer(
     head: dict[str, Any],
     reached: Walk,
@@ -118,59 +119,56 @@ def _answer(
     limit: int,
     offset: int,
 ) -> dict[str, Any]:
-    ds_dist = {i: d for i, d in reached.datasets.items() if d > 0}
-    job_dist = {i: d for i, d in reached.jobs.items() if d > 0}
-    ds_meta, job_meta = nodes.datasets, nodes.jobs
+    levels = reached.levels()[1:]  # distance 1 onwards: the seeds are not in the answer
+    datasets = sum(len(ds) for _, ds in levels)
+    jobs = sum(len(js) for js, _ in levels)
     # Failing: reached jobs whose last run failed, and reached datasets whose last writer's
     # did. Only datasets written by a failing job can be failing, so start from those.
-    failing_jobs = [j for j in nodes.failing if j in job_dist]
-    suspects = {d for j in nodes.failing for d in outputs.get(j, ()) if d in ds_dist}
-    failing_ds = [d for d in suspects if _last_run(writers.get(d, ()), job_meta)[0] in FAILING_STATES]
-    owners = Counter(chain.from_iterable(map(_owners_of, map(ds_meta.__getitem__, ds_dist))))
-    owners.update(chain.from_iterable(map(_owners_of, map(job_meta.__getitem__, job_dist))))
-    total = len(ds_dist) + len(job_dist)
-    page = _page(ds_dist, job_dist, nodes, offset, limit)
+    reached_ds = reached.datasets
+    failing_jobs = [j for j in nodes.failing if reached.jobs.get(j, 0) > 0]
+    suspects = {d for j in nodes.failing for d in outputs.get(j, ()) if reached_ds.get(d, 0) > 0}
+    failing_ds = [d for d in suspects if _last_run(writers.get(d, ()), nodes.jobs)[0] in FAILING_STATES]
+    owners: Counter = Counter()
+    _owner_counts(chain.from_iterable(ds for _, ds in levels), nodes.dataset_owners, owners)
+    _owner_counts(chain.from_iterable(js for js, _ in levels), nodes.job_owners, owners)
     return {
         **head,
         "truncated": reached.truncated,
-        "totalCount": total,
+        "totalCount": datasets + jobs,
         "limit": limit,
         "offset": offset,
         "summary": {
-            "datasets": len(ds_dist),
-            "jobs": len(job_dist),
-            "maxDistance": max(chain(ds_dist.values(), job_dist.values()), default=0),
+            "datasets": datasets,
+            "jobs": jobs,
+            "maxDistance": max((d for d, (j, ds) in enumerate(levels, 1) if j or ds), default=0),
             "failing": len(failing_jobs) + len(failing_ds),
             "owners": [{"name": n, "nodes": c} for n, c in sorted(owners.items())],
         },
-        "nodes": [_entry(kind, i, dist, nodes, writers) for dist, kind, *_, i in page],
+        "nodes": [_entry(kind, i, dist, nodes, writers) for dist, kind, *_, i in
+                  _page(levels, nodes, offset, limit)],
     }
 
 
-def _page(
-    ds_dist: dict[int, int], job_dist: dict[int, int], nodes: NodeStore, offset: int, limit: int
-) -> list[tuple]:
+def _page(levels: list[tuple[list[int], list[int]]], nodes: NodeStore, offset: int, limit: int) -> list[tuple]:
     """Rows `offset` to `offset + limit` in (distance, datasets first, namespace, name)
     order, sorting only the distances the page falls in rather than everything reached."""
-    per_distance = Counter(ds_dist.values())
-    per_distance.update(job_dist.values())
-    wanted, seen = set(), 0
-    for dist in sorted(per_distance):
-        if seen + per_distance[dist] > offset:
-            wanted.add(dist)
-        seen += per_distance[dist]
+    rows: list[tuple] = []
+    start = None  # position of the first collected row in the whole ordering
+    seen = 0
+    ds_meta, job_meta = nodes.datasets, nodes.jobs
+    for dist, (jobs, datasets) in enumerate(levels, 1):
+        size = len(jobs) + len(datasets)
+        if seen + size > offset:
+            start = seen if start is None else start
+            rows += [(dist, _DATASET, ds_meta[i].namespace, ds_meta[i].name, i) for i in datasets]
+            rows += [(dist, _JOB, job_meta[i].namespace, job_meta[i].name, i) for i in jobs]
+        seen += size
         if seen >= offset + limit:
             break
-    if not wanted:
+    if start is None:
         return []
-    skipped = sum(n for dist, n in per_distance.items() if dist < min(wanted))
-    ds_meta, job_meta = nodes.datasets, nodes.jobs
-    rows = [(d, _DATASET, ds_meta[i].namespace, ds_meta[i].name, i)
-            for i, d in ds_dist.items() if d in wanted]
-    rows += [(d, _JOB, job_meta[i].namespace, job_meta[i].name, i)
-             for i, d in job_dist.items() if d in wanted]
     rows.sort()
-    return rows[offset - skipped : offset - skipped + limit]
+    return rows[offset - start : offset - start + limit]
 
 
 def _entry(kind: int, node: int, distance: int, nodes: NodeStore,

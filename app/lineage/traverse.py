@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
@@ -48,10 +49,22 @@ class Walk:
     # (job_id, dataset_id, 'in'|'out'), only when the walk was asked to keep them.
     edges: set[tuple[int, int, str]] = field(default_factory=set)
     truncated: bool = False
+    # (job ids, dataset ids) first reached at each hop, hop 0 being the seeds. A directed
+    # walk records them as it goes, for free; after a union they are rebuilt on demand.
+    by_hop: list[tuple[list[int], list[int]]] | None = None
 
     @property
     def size(self) -> int:
         return len(self.datasets) + len(self.jobs)
+
+    def levels(self) -> list[tuple[list[int], list[int]]]:
+        if self.by_hop is None:
+            top = max(chain(self.datasets.values(), self.jobs.values()), default=0)
+            self.by_hop = [([], []) for _ in range(top + 1)]
+            for side, nodes in ((0, self.jobs), (1, self.datasets)):
+                for node, hop in nodes.items():
+                    self.by_hop[hop][side].append(node)
+        return self.by_hop
 
     def merge(self, other: Walk) -> None:
         """Union of two walks (upstream and downstream), keeping the shorter distance."""
@@ -61,6 +74,7 @@ class Walk:
                     mine[node] = dist
         self.edges |= other.edges
         self.truncated = self.truncated or other.truncated
+        self.by_hop = None
 
 
 class _DatabaseAdjacency:
@@ -179,6 +193,7 @@ def _keep_nearest(result: Walk, limit: int) -> None:
     result.datasets = {i: d for d, kind, i in ranked if kind == 1}
     result.edges = {e for e in result.edges if e[0] in result.jobs and e[1] in result.datasets}
     result.truncated = True
+    result.by_hop = None
 
 
 def _walk(adjacency, direction, datasets, jobs, max_hops, limit, keep_edges) -> Walk:
@@ -189,6 +204,7 @@ def _walk(adjacency, direction, datasets, jobs, max_hops, limit, keep_edges) -> 
     ds_dir, job_dir = _FROM_DATASET[direction], _FROM_JOB[direction]
     edges = result.edges if keep_edges else None
     frontier_ds, frontier_jobs = list(seen_ds), list(seen_jobs)
+    result.by_hop = [(frontier_jobs, frontier_ds)]
     hop = 0
     while (frontier_ds or frontier_jobs) and (max_hops is None or hop < max_hops):
         hop += 1
@@ -202,8 +218,11 @@ def _walk(adjacency, direction, datasets, jobs, max_hops, limit, keep_edges) -> 
             ranked = sorted([(j, 0) for j in new_jobs] + [(d, 1) for d in new_ds])
             for node, kind in ranked[len(ranked) + room :]:
                 del (seen_jobs if kind == 0 else seen_ds)[node]
+            result.by_hop.append(([j for j in new_jobs if j in seen_jobs],
+                                  [d for d in new_ds if d in seen_ds]))
             result.truncated = True
             break
+        result.by_hop.append((new_jobs, new_ds))
         frontier_jobs, frontier_ds = new_jobs, new_ds
     if keep_edges:
         result.edges = {e for e in result.edges if e[0] in seen_jobs and e[1] in seen_ds}

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from app.lineage.cache import GraphCache, cache_for
-from app.lineage.traverse import walk
+from app.lineage.traverse import Walk, walk
 from app.store.db import make_engine, make_session_factory
 from app.store.models import LineageEdge
 
@@ -38,6 +38,11 @@ def _same(session, e: Estate, rng: random.Random, rounds: int = 25) -> None:
         db = walk(session, use_cache=False, **kw)
         assert (cached.datasets, cached.jobs, cached.edges, cached.truncated) == (
             db.datasets, db.jobs, db.edges, db.truncated), kw
+        # The levels a walk records as it goes are those its distances say, cut included.
+        rebuilt = Walk(datasets=dict(db.datasets), jobs=dict(db.jobs)).levels()
+        for recorded in (cached.levels(), db.levels()):
+            assert [(sorted(j), sorted(d)) for j, d in recorded if j or d] == [
+                (sorted(j), sorted(d)) for j, d in rebuilt], kw
 
 
 def test_cache_equals_database_walk_through_changes(session, engine):
