@@ -157,3 +157,18 @@ def test_the_default_call_never_lags_an_acknowledged_event(client):
     third = answer()
     assert [n["id"] for n in third["nodes"]][2:] == ["job:pipelines:report", "dataset:warehouse:report_v2"]
     assert third["summary"]["failing"] == 0 and third["nodes"][3]["lastUpdatedAt"].endswith("Z")
+
+
+def test_a_node_missing_from_the_node_cache_is_read_not_dropped(session):
+    from app.lineage.nodecache import node_cache_for
+
+    e = Estate(session)
+    e.reads("j", "a")
+    e.writes("j", "b")
+    session.commit()
+    before = impact(session, "dataset:ns:a")
+    session.commit()
+    cache = node_cache_for(session)
+    del cache.datasets[e.ds["b"]], cache.dataset_owners[e.ds["b"]]  # as if a change were lost
+    assert impact(session, "dataset:ns:a") == before
+    assert e.ds["b"] in cache.datasets
