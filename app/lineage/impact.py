@@ -68,6 +68,8 @@ def impact(
         with current_graph(session) as graph:
             if graph is not None:
                 with current_nodes(session) as nodes:
+                    if nodes is None:
+                        return _from_database(session, head, walk_args, limit, offset)
                     reached = walk(session, **walk_args)
                     try:
                         return _answer(head, reached, nodes, graph.writers, graph.outputs, limit, offset)
@@ -77,9 +79,15 @@ def impact(
                         nodes.load(session, list(reached.datasets.keys() - nodes.datasets.keys()),
                                    list(reached.jobs.keys() - nodes.jobs.keys()))
                         return _answer(head, reached, nodes, graph.writers, graph.outputs, limit, offset)
+    return _from_database(session, head, walk_args, limit, offset)
+
+
+def _from_database(session: Session, head: dict[str, Any], walk_args: dict[str, Any], limit: int,
+                   offset: int) -> dict[str, Any]:
+    """History and estates too big to cache: the same answer from the tables."""
     reached = walk(session, **walk_args)
     ds_ids = list(reached.datasets)
-    writers = dataset_writers(session, ds_ids, at)
+    writers = dataset_writers(session, ds_ids, walk_args["at"])
     outputs: dict[int, list[int]] = {}
     for ds_id, jobs in writers.items():
         for job_id in jobs:

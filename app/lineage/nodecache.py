@@ -11,8 +11,8 @@ therefore reflects every change committed before it started, on every replica.
 Entries are tuples of strings, datetimes and nested tuples only (owners stay JSON text
 until an entry is shown), so the garbage collector untracks them and a 150k-node copy
 does not slow down every later collection; repeated values (namespaces, owner lists) are
-shared. The copy is used only while the graph cache holds the estate, so the same
-setting bounds both.
+shared. The copy is used only while the graph cache holds the estate, and the same
+setting bounds both (edges there, datasets plus jobs here).
 """
 
 from __future__ import annotations
@@ -27,10 +27,18 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Engine, Text, cast, select
+from sqlalchemy import Engine, Text, cast, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.lineage.cache import ChangeLog, current_graph, engine_of, install, refreshed
+from app.lineage.cache import (
+    RECHECK_SECONDS,
+    ChangeLog,
+    cache_for,
+    current_graph,
+    engine_of,
+    install,
+    refreshed,
+)
 from app.lineage.sql import chunks, id_in, is_postgres
 from app.store.models import Dataset, Job, Namespace
 
@@ -135,18 +143,28 @@ class NodeStore:
 
 
 class NodeCache(NodeStore):
-    """The whole estate's node metadata, caught up from `lineage_node_log` before use."""
+    """The whole estate's node metadata, caught up from `lineage_node_log` before use.
 
-    def __init__(self) -> None:
+    Bounded like the graph: past `max_nodes` datasets plus jobs it holds nothing and
+    answers read the database (the count is checked again every RECHECK_SECONDS).
+    """
+
+    def __init__(self, max_nodes: int) -> None:
         super().__init__()
+        self.max_nodes = max_nodes
         self.lock = threading.RLock()
         self.loaded = False
+        self.too_big = False
+        self.checked_at = 0.0
         self.log = ChangeLog("lineage_node_log", ("kind", "node_id"))
 
     def refresh(self, session: Session) -> bool:
-        if not self.loaded:
+        """Bring the copy up to date; False when the estate is too big to hold."""
+        if self.too_big and time.monotonic() - self.checked_at < RECHECK_SECONDS:
+            return False
+        if not self.loaded or self.too_big:
             self._load_all(session)
-            return True
+            return not self.too_big
         changed, behind = self.log.changes(session)
         if behind:
             self._load_all(session)
@@ -155,31 +173,41 @@ class NodeCache(NodeStore):
             for kind, node_id in changed:
                 ids[kind].add(node_id)
             self.load(session, sorted(ids["d"]), sorted(ids["j"]))
-        return True
+            if len(self.datasets) + len(self.jobs) > self.max_nodes:
+                self._load_all(session)  # counts again, marks it too big and frees it
+        return not self.too_big
 
     def _load_all(self, session: Session) -> None:
         self.log.start(session)
         self.datasets, self.jobs, self.failing, self._shared = {}, {}, set(), {}
         self.dataset_owners, self.job_owners = {}, {}
-        self.load(session, None, None)
+        count = session.execute(text(
+            "SELECT (SELECT count(*) FROM datasets) + (SELECT count(*) FROM jobs)")).scalar_one()
         self.loaded = True
+        self.too_big = count > self.max_nodes
+        self.checked_at = time.monotonic()
+        if not self.too_big:
+            self.load(session, None, None)
 
 
 def node_cache_for(session: Session) -> NodeCache:
+    """The engine's node cache, bounded by the same setting as its graph cache."""
+    graph = cache_for(session)
     engine = engine_of(session)
     with _caches_lock:
         cache = _caches.get(engine)
         if cache is None:
-            cache = _caches[engine] = NodeCache()
+            cache = _caches[engine] = NodeCache(graph.max_edges)
         return cache
 
 
 @contextmanager
-def current_nodes(session: Session) -> Iterator[NodeCache]:
-    """The node cache brought up to date (once per transaction) and held locked."""
+def current_nodes(session: Session) -> Iterator[NodeCache | None]:
+    """The node cache brought up to date (once per transaction) and held locked; None
+    when it cannot hold the estate."""
     cache = node_cache_for(session)
-    with refreshed(session, cache, _FRESH_KEY):
-        yield cache
+    with refreshed(session, cache, _FRESH_KEY) as usable:
+        yield cache if usable else None
 
 
 def warm(session_factory: sessionmaker[Session], max_edges: int) -> None:
@@ -198,6 +226,10 @@ def warm(session_factory: sessionmaker[Session], max_edges: int) -> None:
                     log.info("lineage estate larger than %d edges: walks go to the database", max_edges)
                     return
                 with current_nodes(session) as nodes:
+                    if nodes is None:
+                        log.info("lineage estate larger than %d nodes: impact reads the database",
+                                 max_edges)
+                        return
                     log.info("lineage caches loaded: %d edges, %d datasets, %d jobs in %.1f s",
                              graph.edge_count, len(nodes.datasets), len(nodes.jobs),
                              time.perf_counter() - started)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from contextlib import contextmanager
 
 import pytest
 from factories import dataset, new_run_id, run_event
@@ -13,6 +14,7 @@ from sqlalchemy import update
 from app.errors import InvalidInput
 from app.lineage.cache import GraphCache
 from app.lineage.impact import DEFAULT_PAGE, impact
+from app.lineage.nodecache import NodeCache
 from app.store.models import Dataset, Job
 
 from .rows import Estate, at
@@ -36,6 +38,13 @@ def _random_estate(session, rng: random.Random) -> Estate:
     return e
 
 
+@contextmanager
+def _too_big_nodes(session):
+    small = NodeCache(max_nodes=3)
+    assert not small.refresh(session) and small.too_big and small.datasets == {}
+    yield None
+
+
 def _no_cache(monkeypatch) -> None:
     monkeypatch.setattr("app.lineage.cache.cache_for", lambda s: GraphCache(max_edges=0))
 
@@ -50,9 +59,13 @@ def test_cached_and_database_answers_are_identical(session, monkeypatch):
               for lim, off, dep in ((None, 0, None), (3, 2, None), (5, 0, 2), (2, 40, None))]
     cached = [impact(session, s, **p) for s in starts for p in params]
     session.commit()
+    # Too many nodes to hold their metadata: the graph is cached, the rest read.
+    monkeypatch.setattr("app.lineage.impact.current_nodes", _too_big_nodes)
+    nodes_read = [impact(session, s, **p) for s in starts for p in params]
+    session.commit()
     _no_cache(monkeypatch)
     database = [impact(session, s, **p) for s in starts for p in params]
-    assert cached == database
+    assert cached == nodes_read == database
     assert any(a["summary"]["failing"] for a in cached) and any(a["nodes"] for a in cached)
 
 

@@ -115,7 +115,7 @@ def test_cache_equals_a_fresh_load_through_random_changes(session):
         e.dataset(f"d{i}")
         e.job(f"j{i}")
     session.commit()
-    cache = NodeCache()
+    cache = NodeCache(max_nodes=10**6)
     assert cache.refresh(session)
     states = [None, "RUNNING", "COMPLETED", "FAILED", "ABORTED"]
     for _ in range(4):
@@ -140,7 +140,7 @@ def test_log_pruned_past_the_cache_forces_a_reload(session):
     e = Estate(session)
     e.job("j")
     session.commit()
-    cache = NodeCache()
+    cache = NodeCache(max_nodes=10**6)
     assert cache.refresh(session)
     cache.log.max_seq = -5  # as if the triggers had pruned rows this cache never read
     session.execute(update(Job).values(latest_run_state="FAILED"))
@@ -196,3 +196,16 @@ def test_a_failed_catch_up_reloads_everything_next_time(session):
     session.rollback()
     with current_nodes(session) as again:
         assert again.failing == {e.jobs["j"]}
+
+
+def test_an_estate_grown_past_the_limit_is_no_longer_held(session):
+    e = Estate(session)
+    e.job("j")
+    session.commit()
+    cache = NodeCache(max_nodes=2)
+    assert cache.refresh(session) and len(cache.jobs) == 1
+    e.dataset("a")
+    e.dataset("b")
+    session.commit()
+    assert not cache.refresh(session)
+    assert cache.too_big and cache.jobs == {} and cache.datasets == {}
