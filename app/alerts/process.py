@@ -11,7 +11,8 @@
   job failed lands in that job's incident: one notification, not one per SLO.
 - An incident resolves when its root recovers (the job's latest run is no longer failed,
   or no SLO on the root target still burns) or when none of its alerts fires; the
-  alerts still attached resolve with it and are held (see `lifecycle.resolve`).
+  alerts still attached resolve with it and are held (see `lifecycle.resolve`). Alerts
+  of SLOs deleted since are closed first (`retired.resolve_deleted_slos`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from app.alerts.lifecycle import (
 from app.alerts.notify import enqueue, record
 from app.alerts.receivers import Action
 from app.alerts.receivers.render import format_budget, format_burn_rates
+from app.alerts.retired import resolve_deleted_slos
 from app.alerts.runtime import AlertRuntime, get_runtime
 from app.alerts.signals import SloSignal
 from app.alerts.upstream import Cause, LineageView, Node, most_upstream_cause
@@ -273,7 +275,10 @@ def process_signals(
     runtime: AlertRuntime | None = None,
 ) -> ProcessReport:
     """Apply one evaluation's signals. Flushes only; the caller commits."""
-    run = _Run(session, signals, now, runtime or get_runtime())
+    rt = runtime or get_runtime()
+    retired = resolve_deleted_slos(session, now, rt, alive={s.slo_id for s in signals})
+    run = _Run(session, signals, now, rt)
+    run.report.resolved.extend(retired)
     ids = list(run.signals)
     firing = {
         a.key: a
