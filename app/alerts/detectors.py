@@ -7,7 +7,12 @@ the damage downstream.
 - A *breaking* schema change is a column removed, or a column whose type changed,
   between the two latest versions (with a schema) of a dataset that some job reads. Added
   columns are not breaking. The incident is routed once per downstream owner too, since
-  those are the people whose jobs will break. It is resolved by hand.
+  those are the people whose jobs will break. It resolves by itself (`resolve_schema_changes`)
+  as a data-quality check or an Alertmanager alert would: once the condition is gone.
+  Either a later version restores the schema (every removed column back, every retyped
+  column with its old type), or every job reading the dataset has completed a run that
+  started after the change (the consumers work on the new schema, or stopped reading
+  it). Until then it stays open, acknowledged or not; it can also be resolved by hand.
 - A *stuck run* is RUNNING for longer than `alert_stuck_run_after`; its incident
   resolves by itself when the run reaches any other state.
 """
@@ -102,6 +107,8 @@ def detect_schema_changes(
         if since is not None and new.created_at < since:
             continue  # a change from before the cursor started
         changes = breaking_changes(old.fields or [], new.fields or [])
+        if changes and _reverts(session, dataset_id, old, new):
+            continue  # a rollback of a breaking change: that incident resolves instead
         if changes:
             opened.append(_open_schema_incident(session, rt, view, dataset_id, new, changes, now))
     if latest is not None:
@@ -142,6 +149,71 @@ def _open_schema_incident(
     set_impacts(session, view, incident, node, now, rt)
     enqueue(session, rt, incident, Action.TRIGGER, now)
     return incident.id
+
+
+def _restored(fields: list[dict[str, Any]] | None, rc: dict[str, Any]) -> bool:
+    now = {f["name"]: f.get("type") for f in fields or [] if isinstance(f, dict) and f.get("name")}
+    back = all(name in now for name in rc.get("removed", []))
+    retyped = all(
+        c["name"] in now and str(now[c["name"]] or "").lower() == str(c["from"] or "").lower()
+        for c in rc.get("retyped", [])
+    )
+    return back and retyped
+
+
+def _reverts(session: Session, dataset_id: int, old: DatasetVersion, new: DatasetVersion) -> bool:
+    """True when `old` opened a breaking-change incident and `new` restores the schema."""
+    incident = session.scalar(select(Incident).where(
+        Incident.root_key == f"schema:{dataset_id}:{old.id}"))
+    return incident is not None and _restored(new.fields, incident.root_cause or {})
+
+
+def _consumers_ran_since(session: Session, dataset_id: int, since: datetime) -> int | None:
+    """How many jobs read the dataset, if each completed a run started after `since`."""
+    readers = set(session.scalars(select(LineageEdge.job_id).where(
+        LineageEdge.dataset_id == dataset_id, LineageEdge.direction == "in",
+        LineageEdge.valid_to.is_(None))))
+    if not readers:
+        return 0
+    clean = set(session.scalars(select(Run.job_id).where(
+        Run.job_id.in_(readers), Run.state == "COMPLETED",
+        func.coalesce(Run.started_at, Run.ended_at) > since).distinct()))
+    return len(readers) if clean >= readers else None
+
+
+def resolve_schema_changes(
+    session: Session, now: datetime, runtime: AlertRuntime | None = None
+) -> list[int]:
+    """Resolve breaking-change incidents whose breakage is over (see module doc); ids."""
+    rt = runtime or get_runtime()
+    resolved = []
+    for incident in session.scalars(
+        select(Incident).where(Incident.kind == "schema_change", Incident.state != "resolved")
+        .order_by(Incident.id)
+    ).all():
+        rc = incident.root_cause or {}
+        breaking = session.get(DatasetVersion, rc.get("version_id"))
+        if breaking is None:
+            continue
+        later = session.scalars(
+            select(DatasetVersion)
+            .where(DatasetVersion.dataset_id == breaking.dataset_id,
+                   DatasetVersion.fields.is_not(None),
+                   DatasetVersion.event_time >= breaking.event_time,
+                   DatasetVersion.id != breaking.id)
+            .order_by(DatasetVersion.event_time.desc(), DatasetVersion.id.desc()).limit(1)
+        ).first()
+        if later is not None and _restored(later.fields, rc):
+            reason = "schema restored: the removed and retyped columns are back"
+        else:
+            readers = _consumers_ran_since(session, breaking.dataset_id, breaking.event_time)
+            if readers is None:
+                continue
+            reason = (f"all {readers} consuming job(s) completed a run on the new schema"
+                      if readers else "no job reads the dataset any more")
+        resolve(session, rt, incident, now, reason=reason)
+        resolved.append(incident.id)
+    return resolved
 
 
 def detect_stuck_runs(

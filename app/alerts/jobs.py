@@ -8,7 +8,9 @@ notes for whoever wires them:
 - Run it often (every `alert_delivery_interval`, 1 s by default): it is a cheap indexed
   query when the outbox is empty, and it bounds the latency from a state change to
   the receiver. `alert_housekeeping` (every `alert_housekeeping_interval`, 30 s)
-  finds stuck runs and breaking schema changes and queues repeats and re-sends.
+  finds stuck runs and breaking schema changes (and resolves those that are over),
+  resolves the alerts of deleted SLOs,
+  and queues repeats and re-sends.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.alerts.delivery import deliver_due, enqueue_repeats, prune_resends
-from app.alerts.detectors import detect_schema_changes, detect_stuck_runs
+from app.alerts.detectors import detect_schema_changes, detect_stuck_runs, resolve_schema_changes
 from app.alerts.maintenance import sync_config_windows
+from app.alerts.retired import resolve_deleted_slos
 from app.alerts.runtime import AlertRuntime, runtime_from_settings, set_runtime
 from app.settings import Settings
 from app.store.types import utcnow
@@ -40,11 +43,14 @@ def deliver_notifications(session: Session, now: datetime) -> None:
 def alert_housekeeping(session: Session, now: datetime) -> None:
     opened, resolved = detect_stuck_runs(session, now)
     schema = detect_schema_changes(session, now)
+    schema_over = resolve_schema_changes(session, now)
+    deleted = resolve_deleted_slos(session, now)
     repeats = enqueue_repeats(session, now)
     prune_resends(session, now)
-    if opened or resolved or schema or repeats:
-        log.info("alert housekeeping: stuck runs opened %s resolved %s, schema changes %s, "
-                 "repeats queued %d", opened, resolved, schema, repeats)
+    if opened or resolved or schema or schema_over or deleted or repeats:
+        log.info("alert housekeeping: stuck runs opened %s resolved %s, schema changes opened "
+                 "%s resolved %s, deleted SLOs resolved %s, repeats queued %d", opened,
+                 resolved, schema, schema_over, deleted, repeats)
 
 
 def alert_jobs(settings: Settings) -> list[tuple[str, object, float]]:

@@ -223,3 +223,22 @@ def job_ids(session: Any) -> dict[str, int]:
 
 def minutes(m: float) -> datetime:
     return T0 + timedelta(minutes=m)
+
+
+ORDERS_BEFORE = [("id", "int"), ("amount", "int"), ("note", "string")]
+ORDERS_AFTER = [("id", "int"), ("amount", "decimal(10,2)"), ("added", "string")]
+
+
+def breaking_orders_change(api: Any, detect: Any, consumers: dict[str, str]) -> list[int]:
+    """load_orders writes `orders` (read by each consumer job, which writes a dataset owned
+    by the given owner), a baseline detection, then a version that removes `note` and
+    retypes `amount` at minute 60; returns what `detect()` opened after that."""
+    post(api, run_event("COMPLETE", new_run_id(), "load_orders", at=0,
+                        outputs=[dataset("orders", fields=ORDERS_BEFORE)]))
+    for job, owner in consumers.items():
+        post(api, run_event("COMPLETE", new_run_id(), job, at=1, inputs=[dataset("orders")],
+                            outputs=[owned(f"{job}_out", owner)]))
+    assert detect() == []  # first run: the baseline
+    post(api, run_event("COMPLETE", new_run_id(), "load_orders", at=60,
+                        outputs=[dataset("orders", fields=ORDERS_AFTER)]))
+    return detect()

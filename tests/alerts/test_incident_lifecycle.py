@@ -6,18 +6,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from alerting_support import (
-    Vendor,
+    breaking_orders_change,
     make_runtime,
     minutes,
-    owned,
     post,
     routing_yaml,
     signal,
 )
-from factories import dataset, new_run_id, run_event
-from fastapi.testclient import TestClient
+from factories import new_run_id, run_event
 from sqlalchemy import select
 
 from app.alerts.delivery import deliver_due, enqueue_repeats
@@ -26,22 +23,8 @@ from app.alerts.lifecycle import acknowledge
 from app.alerts.maintenance import excluded_intervals, sync_config_windows
 from app.alerts.process import process_signals
 from app.alerts.routing import WindowSpec
-from app.main import create_app
 from app.store.alert_models import Incident, IncidentAlert, OutboxNotification
 from app.store.types import utcnow
-
-
-@pytest.fixture
-def api(app_settings):
-    with TestClient(create_app(app_settings)) as c:
-        yield c
-
-
-@pytest.fixture
-def vendor():
-    v = Vendor()
-    yield v
-    v.stop()
 
 
 def _step(session, rt, signals, at):
@@ -165,21 +148,13 @@ def test_breaking_schema_change_notifies_downstream_owners(api, session, vendor)
     receivers: [pd]
 """
     rt = make_runtime(routing_yaml(vendor.url, routes=routes))
-    before = [("id", "int"), ("amount", "int"), ("note", "string")]
-    run = new_run_id()
-    post(api, run_event("COMPLETE", run, "load_orders", at=0,
-                        outputs=[dataset("orders", fields=before)]))
-    run = new_run_id()
-    post(api, run_event("COMPLETE", run, "report", at=1, inputs=[dataset("orders")],
-                        outputs=[owned("revenue", "bob")]))
-    assert detect_schema_changes(session, utcnow(), rt) == []  # first run: the baseline
-    session.commit()
-    after = [("id", "int"), ("amount", "decimal(10,2)"), ("added", "string")]
-    run = new_run_id()
-    post(api, run_event("COMPLETE", run, "load_orders", at=60,
-                        outputs=[dataset("orders", fields=after)]))
-    opened = detect_schema_changes(session, utcnow(), rt)
-    session.commit()
+
+    def detect():
+        found = detect_schema_changes(session, utcnow(), rt)
+        session.commit()
+        return found
+
+    opened = breaking_orders_change(api, detect, {"report": "bob"})
     assert len(opened) == 1
     assert detect_schema_changes(session, utcnow(), rt) == []  # same version: once
     incident = session.get(Incident, opened[0])
@@ -189,7 +164,7 @@ def test_breaking_schema_change_notifies_downstream_owners(api, session, vendor)
     deliver_due(session, utcnow(), runtime=rt)
     hook = vendor.bodies("/hook")
     assert len(hook) == 1 and hook[0]["notification"]["kind"] == "schema_change"
-    assert {"name": "warehouse/revenue", "owner": "bob", "slo": None} in (
+    assert {"name": "warehouse/report_out", "owner": "bob", "slo": None} in (
         hook[0]["notification"]["impacted"])
     assert [b["text"][:8] for b in vendor.bodies("/slack/hook")] == ["[TICKET]"]
 
