@@ -1,10 +1,11 @@
-"""The small lineage walk root-cause grouping needs, over the open `lineage_edges`.
+"""What root-cause grouping needs from lineage: walks over the open graph, node facts.
 
-A dataset's parents are the jobs that write it (`out` edges); a job's parents are the
-datasets it reads (`in` edges). Lookups are batched one level at a time and memoised for
-the lifetime of one `LineageView` (one evaluation), so grouping 50 SLOs that share an
-upstream costs a few queries, not 50 walks. Walks stop at `MAX_NODES` so a huge or
-cyclic graph cannot stall the evaluation.
+Walks are the lineage package's (`app.lineage.traverse.walk`: a dataset's parents are
+the jobs that write it, a job's parents are the datasets it reads; the in-process graph
+cache when it holds the estate, the database otherwise), memoised for the lifetime of
+one `LineageView` (one evaluation), so grouping 50 SLOs that share an upstream walks
+each start once. Walks stop at `MAX_NODES` so a huge graph cannot stall the evaluation.
+Node facts (run health, staleness by cadence) are alerting's own and loaded here.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from itertools import pairwise
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from app.store.models import Dataset, DatasetVersion, Job, LineageEdge, Namespace, Run
+from app.lineage.traverse import DOWNSTREAM, UPSTREAM, walk
+from app.store.models import Dataset, DatasetVersion, Job, Namespace, Run
 
 MAX_NODES = 2000
 BROKEN_RUN_STATES = ("FAILED", "ABORTED")
@@ -71,68 +73,24 @@ def owner_names(raw: Iterable[object] | None) -> tuple[str, ...]:
 
 
 class LineageView:
-    """Memoised parent/child lookups and node facts for one evaluation."""
+    """Memoised walks and node facts for one evaluation."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._parents: dict[Node, tuple[Node, ...]] = {}
-        self._children: dict[Node, tuple[Node, ...]] = {}
+        self._walks: dict[tuple[Node, bool, int], dict[Node, int]] = {}
         self._info: dict[Node, NodeInfo] = {}
-
-    # -- one hop -----------------------------------------------------------------------
-    def _hop(self, nodes: Iterable[Node], up: bool) -> None:
-        cache = self._parents if up else self._children
-        todo = [n for n in nodes if n not in cache]
-        if not todo:
-            return
-        for n in todo:
-            cache[n] = ()
-        found: dict[Node, list[Node]] = {}
-        datasets = [n.id for n in todo if n.kind == "dataset"]
-        jobs = [n.id for n in todo if n.kind == "job"]
-        open_edge = LineageEdge.valid_to.is_(None)
-        # Upstream of a dataset: jobs writing it; downstream: jobs reading it.
-        if datasets:
-            direction = "out" if up else "in"
-            rows = self.session.execute(
-                select(LineageEdge.dataset_id, LineageEdge.job_id).where(
-                    LineageEdge.dataset_id.in_(datasets),
-                    LineageEdge.direction == direction,
-                    open_edge,
-                )
-            )
-            for dataset_id, job_id in rows:
-                found.setdefault(Node("dataset", dataset_id), []).append(Node("job", job_id))
-        # Upstream of a job: datasets it reads; downstream: datasets it writes.
-        if jobs:
-            direction = "in" if up else "out"
-            rows = self.session.execute(
-                select(LineageEdge.job_id, LineageEdge.dataset_id).where(
-                    LineageEdge.job_id.in_(jobs), LineageEdge.direction == direction, open_edge
-                )
-            )
-            for job_id, dataset_id in rows:
-                found.setdefault(Node("job", job_id), []).append(Node("dataset", dataset_id))
-        for node, linked in found.items():
-            cache[node] = tuple(sorted(set(linked)))
 
     def walk(self, start: Node, up: bool = True, limit: int = MAX_NODES) -> dict[Node, int]:
         """Every node reachable from `start` (included, at 0) with its hop distance."""
-        seen = {start: 0}
-        frontier = [start]
-        depth = 0
-        cache = self._parents if up else self._children
-        while frontier and len(seen) < limit:
-            depth += 1
-            self._hop(frontier, up)
-            nxt = []
-            for node in frontier:
-                for linked in cache[node]:
-                    if linked not in seen and len(seen) < limit:
-                        seen[linked] = depth
-                        nxt.append(linked)
-            frontier = nxt
-        return seen
+        key = (start, up, limit)
+        if key not in self._walks:
+            seeds = {"datasets": [start.id]} if start.kind == "dataset" else {"jobs": [start.id]}
+            found = walk(self.session, direction=UPSTREAM if up else DOWNSTREAM, limit=limit,
+                         **seeds)
+            reached = {Node("dataset", i): d for i, d in found.datasets.items()}
+            reached.update((Node("job", i), d) for i, d in found.jobs.items())
+            self._walks[key] = reached
+        return self._walks[key]
 
     # -- facts -------------------------------------------------------------------------
     def load(self, nodes: Iterable[Node], now: datetime, stuck_after: timedelta) -> None:
