@@ -1,8 +1,10 @@
-"""Fixtures for receiver tests: real HTTP servers on loopback standing in for vendors.
+"""Fixtures of the alerting tests: real HTTP servers on loopback standing in for vendors,
+the service with its lifespan, and the steps most incident tests repeat.
 
-A stand-in records every request exactly as it arrived (method, raw path with
-query, headers, body bytes) and answers from a script of responses, so tests
-can assert both what we sent and how we classify what came back.
+`server` records every request exactly as it arrived (method, raw path with query,
+headers, body bytes) and answers from a script of responses, so receiver tests can
+assert both what we sent and how we classify what came back. `vendor` is the
+multi-vendor stand-in of alerting_support.py that incident and delivery tests use.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from typing import Any
 
 import httpx
 import pytest
+from alerting_support import Vendor
+from fastapi.testclient import TestClient
 
 from app.alerts.receivers import Action, ImpactedAsset, Link, Notification, Severity
+from app.main import create_app
 
 
 @dataclass
@@ -177,3 +182,17 @@ def make_notification() -> Callable[..., Notification]:
         return Notification(**fields)
 
     return make
+
+
+@pytest.fixture
+def vendor() -> Iterator[Vendor]:
+    v = Vendor()
+    yield v
+    v.stop()
+
+
+@pytest.fixture
+def api(app_settings) -> Iterator[TestClient]:
+    """The service with its lifespan (group-commit writer up), scheduled work off."""
+    with TestClient(create_app(app_settings)) as c:
+        yield c

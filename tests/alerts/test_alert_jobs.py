@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
 import pytest
-from alerting_support import Vendor, routing_yaml, signal
+from alerting_support import routing_yaml, signal
 from sqlalchemy import select
 
 from app.alerts.jobs import (
@@ -18,16 +22,12 @@ from app.alerts.process import process_signals
 from app.alerts.runtime import get_runtime, set_runtime
 from app.jobs import ScheduledJob, Scheduler
 from app.settings import Settings
+from app.slo.loader import load_slo_documents
+from app.slo.store import apply_definition
 from app.store.alert_models import MaintenanceWindow, OutboxNotification
 from app.store.db import make_session_factory
+from app.store.slo_models import Slo
 from app.store.types import utcnow
-
-
-@pytest.fixture
-def vendor():
-    v = Vendor()
-    yield v
-    v.stop()
 
 
 @pytest.fixture
@@ -54,7 +54,11 @@ def test_start_up_and_scheduled_ticks(engine, vendor, tmp_path, installed):
     with factory() as session:
         assert session.scalars(select(MaintenanceWindow.name)).all() == ["sunday"]
         now = utcnow()
-        report = process_signals(session, [signal(1, "s", 5, "page", now)], now)
+        (slo,) = load_slo_documents('{name: s, sli: {kind: success_rate}, objective: 0.99, '
+                                    'target: {job: {namespace: pipelines, name: nightly}}}')
+        apply_definition(session, slo, source="api")
+        slo_id = session.scalar(select(Slo.id))
+        report = process_signals(session, [signal(slo_id, "s", 5, "page", now)], now)
         session.commit()
     assert report.notified
 
@@ -67,3 +71,44 @@ def test_start_up_and_scheduled_ticks(engine, vendor, tmp_path, installed):
     with factory() as session:
         assert set(session.scalars(select(OutboxNotification.status))) == {"delivered"}
     assert {f for _, f, _ in alert_jobs(settings)} == {deliver_notifications, alert_housekeeping}
+
+
+def test_run_soon_is_kept_while_the_job_runs_and_at_a_later_time(engine):
+    """Ingest wakes evaluation and delivery with run_soon; none of those wake-ups may be
+    dropped because the job was busy, or absorbed by an earlier run when it asked for a
+    run after a given time (the close of a minute)."""
+    runs: list[datetime] = []
+    release_first = threading.Event()
+
+    def job(session, now):
+        runs.append(datetime.now(UTC))
+        if len(runs) == 1:
+            release_first.wait(5)
+
+    scheduler = Scheduler(make_session_factory(engine), holder="test")
+    scheduler.add(ScheduledJob("x", job, 3600))
+    scheduler.start()
+    try:
+        scheduler.run_soon("x")
+        _until(lambda: len(runs) == 1)
+        scheduler.run_soon("x")  # while the first run is busy
+        release_first.set()
+        _until(lambda: len(runs) == 2)
+
+        later = datetime.now(UTC) + timedelta(seconds=1.5)
+        scheduler.run_soon("x", 0.1)
+        scheduler.run_soon("x", at=later)
+        scheduler.run_soon("x", at=later)  # the same instant twice: one run
+        _until(lambda: len(runs) == 4)
+        time.sleep(0.5)
+    finally:
+        scheduler.shutdown()
+    assert len(runs) == 4
+    assert runs[2] < later <= runs[3]
+
+
+def _until(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "the scheduled job did not run in time"
+        time.sleep(0.02)

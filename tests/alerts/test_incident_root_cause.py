@@ -7,9 +7,7 @@ incident and all its symptoms resolve with one resolve notification.
 
 from __future__ import annotations
 
-import pytest
 from alerting_support import (
-    Vendor,
     build_fanout,
     complete_job,
     dataset_ids,
@@ -20,26 +18,11 @@ from alerting_support import (
     routing_yaml,
     signal,
 )
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from app.alerts.delivery import deliver_due
 from app.alerts.process import process_signals
-from app.main import create_app
 from app.store.alert_models import Incident, IncidentAlert, OutboxNotification
-
-
-@pytest.fixture
-def api(app_settings):
-    with TestClient(create_app(app_settings)) as c:
-        yield c
-
-
-@pytest.fixture
-def vendor():
-    v = Vendor()
-    yield v
-    v.stop()
 
 
 def _signals(ids: dict[str, int], n: int, severity: str | None, at):

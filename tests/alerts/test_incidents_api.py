@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from alerting_support import (
-    Vendor,
     build_fanout,
     dataset_ids,
     fail_job,
@@ -18,13 +17,6 @@ from fastapi.testclient import TestClient
 from app.alerts.delivery import deliver_due
 from app.alerts.process import process_signals
 from app.main import create_app
-
-
-@pytest.fixture
-def vendor():
-    v = Vendor()
-    yield v
-    v.stop()
 
 
 @pytest.fixture

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-from alerting_support import Vendor, make_runtime, minutes, routing_yaml
+from alerting_support import make_runtime, minutes, routing_yaml
 from sqlalchemy import func, select
 
 from app.alerts.delivery import deliver_due
@@ -17,14 +16,6 @@ from app.alerts.receivers import verify_signature
 from app.alerts.routing import WindowSpec
 from app.alerts.silences import create_silence
 from app.store.alert_models import DeliveryAttempt, IncidentEvent, OutboxNotification
-
-
-@pytest.fixture
-def vendor():
-    v = Vendor()
-    yield v
-    v.stop()
-
 
 ALL = """
   - name: everything

@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from alerting_support import Vendor, make_runtime, minutes, routing_yaml
+from alerting_support import make_runtime, minutes, routing_yaml
 from sqlalchemy import func, select
 
 from app.alerts.lifecycle import open_incident
@@ -31,13 +31,6 @@ from app.store.types import utcnow
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("alert_worker.py")
 HOOK_ONLY = "  - {receivers: [hook]}\n"
-
-
-@pytest.fixture
-def vendor():
-    v = Vendor()
-    yield v
-    v.stop()
 
 
 def _queue(session, rt, n, first=1):
