@@ -3,6 +3,7 @@
     python -m bench.slo                 # 1,000 jobs and datasets, ~1,000,000 runs, 1,000 SLOs
     python -m bench.slo --jobs 100      # a smaller smoke run
     python -m bench.slo --postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/dataslo_bench_slo
+    python -m bench.slo --reuse         # while iterating: start from a saved copy (see below)
 
 Setup loads the history in bulk, straight into the tables ingestion writes (COPY of
 runs, dataset versions, quality assertions), because pushing a million runs through
@@ -18,13 +19,18 @@ the HTTP API would take longer than everything measured here. What is measured:
 
 Each is reported with its ratio to the floor: one SQL aggregate over the same 30 days
 of runs (good and total per job), which is what any evaluation must at least read.
-The database named in --postgres-url is dropped and recreated.
+The database named in --postgres-url is dropped and recreated. With --reuse, the state
+right after step 1 is saved once as the database `<name>_tpl` and later runs start from
+a copy of it (migrated to the current heads), skipping the load and the materialisation;
+pass --rebuild after changing how verdicts are computed or stored.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import os
 import random
 import statistics
 import time
@@ -167,6 +173,38 @@ def floor_seconds(factory, repeat: int = 3) -> float:
     return statistics.median(times)
 
 
+def _admin_dsn(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+
+
+def _template_name(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return f"{make_url(url).database}_tpl"
+
+
+def template_exists(url: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(_admin_dsn(url), autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (_template_name(url),)).fetchone() \
+            is not None
+
+
+def copy_database(url: str, *, to_template: bool) -> None:
+    """Save the benchmark database as the template, or recreate it from the template."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name, tpl = make_url(url).database, _template_name(url)
+    source, target = (name, tpl) if to_template else (tpl, name)
+    with psycopg.connect(_admin_dsn(url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.slo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -175,6 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--events", type=int, default=1000, help="new events before each incremental pass")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--out", help="JSON results file (default bench/.work/slo-<time>.json)")
+    p.add_argument("--reuse", action="store_true",
+                   help="start from the saved materialised database when there is one (save it otherwise)")
+    p.add_argument("--rebuild", action="store_true", help="with --reuse: build and save it again")
+    p.add_argument("--profile", metavar="DIR",
+                   help="write cProfile stats of each measured pass to DIR (slows the passes down)")
     args = p.parse_args(argv)
 
     from app.ingest.writer import EventStore
@@ -183,36 +226,70 @@ def main(argv: list[str] | None = None) -> int:
     from app.slo.store import apply_definition
     from app.store.db import make_engine, make_session_factory
 
+    reused = args.reuse and not args.rebuild and template_exists(args.postgres_url)
     url = harness.reset_postgres(args.postgres_url)
-    harness.migrate(url)
-    t0 = time.perf_counter()
-    counts = load_estate(url, args.jobs)
-    print(f"estate: {counts} loaded in bulk in {time.perf_counter() - t0:.1f} s", flush=True)
-    engine = make_engine(url)
-    factory = make_session_factory(engine)
-    t0 = time.perf_counter()
-    with factory() as s:
-        for doc in slo_documents(args.jobs):
-            for slo in load_slo_documents(doc):
-                apply_definition(s, slo, source="api", now=NOW)
-        s.commit()
-    print(f"{args.jobs} SLOs applied in {time.perf_counter() - t0:.1f} s", flush=True)
+    if reused:
+        t0 = time.perf_counter()
+        copy_database(url, to_template=False)
+        harness.migrate(url)
+        print(f"estate and materialised verdicts copied from {_template_name(url)} in "
+              f"{time.perf_counter() - t0:.1f} s", flush=True)
+        engine = make_engine(url)
+        factory = make_session_factory(engine)
+        with factory() as s:
+            counts = {"jobs": s.scalar(text("SELECT count(*) FROM jobs")),
+                      "runs": s.scalar(text("SELECT count(*) FROM runs")),
+                      "versions": s.scalar(text("SELECT count(*) FROM dataset_versions")),
+                      "assertions": s.scalar(text("SELECT count(*) FROM quality_assertions"))}
+    else:
+        harness.migrate(url)
+        t0 = time.perf_counter()
+        counts = load_estate(url, args.jobs)
+        print(f"estate: {counts} loaded in bulk in {time.perf_counter() - t0:.1f} s", flush=True)
+        engine = make_engine(url)
+        factory = make_session_factory(engine)
+        t0 = time.perf_counter()
+        with factory() as s:
+            for doc in slo_documents(args.jobs):
+                for slo in load_slo_documents(doc):
+                    apply_definition(s, slo, source="api", now=NOW)
+            s.commit()
+        print(f"{args.jobs} SLOs applied in {time.perf_counter() - t0:.1f} s", flush=True)
 
     floor = floor_seconds(factory)
     print(f"floor: one aggregate over {counts['runs']:,} runs: {floor * 1000:.0f} ms", flush=True)
-    results: dict = {"counts": counts, "floor_ms": floor * 1000}
+    results: dict = {"counts": counts, "floor_ms": floor * 1000, "reused": reused}
+
+    profiled = itertools.count()
 
     def timed_pass(evaluator: Evaluator, at: datetime) -> tuple[float, object]:
+        profiler = None
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
         with factory() as s:
             t = time.perf_counter()
+            if profiler:
+                profiler.enable()
             evaluator.run(s, at)
             s.commit()
-            return time.perf_counter() - t, evaluator.last
+            seconds = time.perf_counter() - t
+        if profiler:
+            profiler.disable()
+            os.makedirs(args.profile, exist_ok=True)
+            profiler.dump_stats(os.path.join(args.profile, f"pass{next(profiled)}-{evaluator.last.mode}.prof"))
+        return seconds, evaluator.last
 
-    materialise, stats = timed_pass(Evaluator(), NOW)
-    results["materialise_s"] = materialise
-    print(f"materialise (first pass, every verdict from the runs): {materialise:.1f} s, "
-          f"{stats.verdicts_written:,} verdicts", flush=True)
+    if not reused:
+        materialise, stats = timed_pass(Evaluator(), NOW)
+        results["materialise_s"] = materialise
+        print(f"materialise (first pass, every verdict from the runs): {materialise:.1f} s, "
+              f"{stats.verdicts_written:,} verdicts", flush=True)
+        if args.reuse:
+            engine.dispose()
+            copy_database(url, to_template=True)
+            print(f"saved as {_template_name(url)}", flush=True)
 
     full = []
     at = NOW

@@ -310,11 +310,11 @@ def dataset_first_seen(session: Session, ids: Iterable[int]) -> dict[int, dateti
         for i, created, at in session.execute(
             select(Dataset.id, Dataset.created_at, first).where(Dataset.id.in_(chunk))
         ):
-            out[i] = min(created, _aware(at)) if at is not None else created
+            out[i] = min(created, aware(at)) if at is not None else created
     return out
 
 
-def _aware(at) -> datetime:
+def aware(at) -> datetime:
     """A timestamp from a raw aggregate: SQLite hands back text, and no zone."""
     at = at if isinstance(at, datetime) else datetime.fromisoformat(at)
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at
@@ -328,5 +328,5 @@ def job_first_seen(session: Session, ids: Iterable[int]) -> dict[int, datetime]:
     out: dict[int, datetime] = {}
     for chunk in _chunks(sorted(set(ids))):
         for i, created, at in session.execute(select(Job.id, Job.created_at, first).where(Job.id.in_(chunk))):
-            out[i] = min(created, _aware(at)) if at is not None else created
+            out[i] = min(created, aware(at)) if at is not None else created
     return out

@@ -132,12 +132,12 @@ class Changes:
             if o is not None:
                 if o.counted and tally is not None:
                     tally.add(o.bucket, -int(o.good), -1)
-                if not o.counted:
+                if not o.counted and unit.sliced:
                     self.slices[unit.id].add(o.bucket)
             if n is not None:
                 if n.counted and tally is not None:
                     tally.add(n.bucket, int(n.good), 1)
-                if not n.counted:
+                if not n.counted and unit.sliced:
                     self.slices[unit.id].add(n.bucket)
             if n is None:
                 self.deletes.append(o.id)
@@ -149,7 +149,7 @@ class Changes:
         for v in fresh:
             self.inserts.append(self._row(unit, v))
             self.count += 1
-            if not v.counted:
+            if not v.counted and unit.sliced:
                 self.slices[unit.id].add(v.bucket)
 
     def flush(self, session: Session) -> None:

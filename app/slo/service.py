@@ -37,23 +37,19 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from app.alerts.signals import SloSignal
-from app.slo import recompute
+from app.slo import fresh_store, recompute
 from app.slo.burn import BurnReport
 from app.slo.definitions import DurationSLI, SuccessRateSLI
 from app.slo.engine import assess, plan
 from app.slo.extract import (
     checks_of_runs,
-    dataset_first_seen,
     job_first_seen,
     max_event_id,
     running_started_between,
     runs_by_id,
     touched_by_events,
-    writes_before,
     writes_of_runs,
-    writes_since,
 )
-from app.slo.fresh_state import FreshState
 from app.slo.ledger import to_bucket
 from app.slo.report import report_document
 from app.slo.store import definition_of, resolve_entities, sync_targets
@@ -155,7 +151,7 @@ class Evaluator:
         changes.flush(session)
         cold = [u for u in loaded if u.tally is not None and u.entity_id is not None]
         cold_sums(session, {u.id: u.tally for u in cold})
-        self._refresh_freshness(session, carried, loaded, touched, now)
+        self._refresh_freshness(session, loaded, touched, now, changes)
         materialized = [u for u in loaded if u.entity_id is not None and not u.materialized]
         for u in materialized:
             u.materialized = True
@@ -167,6 +163,7 @@ class Evaluator:
         if self.pruned_at is None or now - self.pruned_at >= PRUNE_EVERY or now < self.pruned_at:
             recompute.prune(session, {u.id: u.tally.floor for u in self.units.values()
                                       if u.tally is not None and u.ready})
+            fresh_store.prune(session, self.units, now)
             self.pruned_at = now
         for listener in self.listeners:
             listener(session, evaluations)
@@ -301,31 +298,19 @@ class Evaluator:
         if quality:
             recompute.quality(session, quality, changes)
 
-    def _refresh_freshness(self, session: Session, carried: list[Unit], loaded: list[Unit],
-                           touched, now: datetime) -> None:
+    def _refresh_freshness(self, session: Session, loaded: list[Unit], touched, now: datetime,
+                           changes: recompute.Changes) -> None:
+        """Build or load the state of freshness SLOs new to this evaluator, then apply
+        the changed runs to every one whose dataset they wrote (see fresh_store)."""
         new = [u for u in loaded if u.is_freshness and u.entity_id is not None]
-        stale = [u for u in carried if u.is_freshness and u.entity_id in touched.dataset_ids]
-        if not new and not stale:
-            return
-        first_seen = dataset_first_seen(session, {u.entity_id for u in [*new, *stale]})
-        if new:
-            since: dict[int, datetime] = {}
-            for u in new:
-                u.fresh = FreshState(u.slo, first_seen.get(u.entity_id))
-                at = min(a for a, _ in plan(u.slo, now).values())
-                since[u.entity_id] = min(at, since.get(u.entity_id, at))
-            writes = writes_since(session, since, rows=False)
-            before = writes_before(session, since, 1)
-            for u in new:
-                found = before.get(u.entity_id, []) + writes.get(u.entity_id, [])
-                u.fresh.set_writes({w.run_id: w.at for w in found})
-        if stale:
-            written: dict[int, dict[int, datetime]] = defaultdict(dict)
-            for w in writes_of_runs(session, touched.run_ids):
-                written[w.dataset_id][w.run_id] = w.at
-            for u in stale:
-                u.fresh.active_from = first_seen.get(u.entity_id)  # a late write may predate all
-                u.fresh.apply_runs(touched.run_ids, written.get(u.entity_id, {}))
+        built = [u for u in new if not u.materialized]
+        built += fresh_store.load(session, [u for u in new if u.materialized], now)
+        fresh_store.build(session, built, now, changes)
+        skip = set(built)
+        stale = [u for u in self.units.values() if u.fresh is not None and u not in skip
+                 and u.entity_id in touched.dataset_ids]
+        fresh_store.apply_touched(session, stale, touched, now, changes)
+        changes.flush(session)
 
     # -- results ---------------------------------------------------------------------
 

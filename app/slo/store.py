@@ -27,7 +27,7 @@ from app.errors import Conflict, NotFound
 from app.slo.definitions import SLODefinition, to_native
 from app.slo.loader import SLOValidationError, load_slo_documents
 from app.store.models import Dataset, Job, Namespace
-from app.store.slo_models import Slo, SloDefinitionRow, SloEvaluation, SloOutcome
+from app.store.slo_models import Slo, SloDefinitionRow, SloEvaluation, SloFreshSpan, SloOutcome
 from app.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,7 @@ def _delete_slos(session: Session, ids_query) -> None:
     # Explicit deletes: SQLite only cascades with foreign keys on, and bulk is faster anyway.
     for chunk in _chunks(ids, 500):
         session.execute(delete(SloOutcome).where(SloOutcome.slo_id.in_(chunk)))
+        session.execute(delete(SloFreshSpan).where(SloFreshSpan.slo_id.in_(chunk)))
         session.execute(delete(SloEvaluation).where(SloEvaluation.slo_id.in_(chunk)))
         session.execute(delete(Slo).where(Slo.id.in_(chunk)))
 

@@ -2,7 +2,7 @@
 freshness state, and its last report.
 
 A `Unit` mirrors a row of `slos`. Event SLIs keep a `Tally` (window sums over the
-outcome table); freshness keeps a `FreshState`. Both are rebuilt from the database
+outcome table); freshness keeps its stale stretches (`FreshSpans`). Both are rebuilt from the database
 whenever the evaluator cannot vouch for them (start-up, another replica evaluated,
 a pass rolled back), so losing them costs time, never correctness.
 """
@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from app.slo.burn import BurnReport, Counts
 from app.slo.definitions import FreshnessSLI, SLODefinition, SuccessRateSLI
 from app.slo.engine import ledger_windows, windows_for
-from app.slo.fresh_state import FreshState
+from app.slo.fresh_spans import FreshSpans
 from app.slo.ledger import to_bucket
 from app.slo.tally import Tally
 from app.slo.verdicts import CachedSchedule, cached
@@ -39,7 +39,7 @@ class Unit:
     labels: dict[str, str] = field(default_factory=dict)
     active_from: datetime | None = None
     tally: Tally | None = None
-    fresh: FreshState | None = None
+    fresh: FreshSpans | None = None
     # The next schedule tick whose run would be missing once its grace has passed.
     next_tick: datetime | None = None
     report: BurnReport | None = None

@@ -20,7 +20,7 @@ from app.slo.definitions import SLODefinition
 from app.slo.engine import plan
 from app.slo.extract import dataset_first_seen, writes_before, writes_since
 from app.slo.fields import fraction_out
-from app.slo.fresh_state import cached_rule
+from app.slo.fresh_spans import cached_rule
 from app.slo.freshness import stale_intervals
 from app.slo.ledger import from_bucket, to_bucket
 from app.slo.report import history_points, status_view

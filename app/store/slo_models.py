@@ -1,6 +1,6 @@
 """Tables of the SLO engine: definitions, the SLOs they expand to, outcomes, evaluations.
 
-Why four tables rather than one:
+Why several tables rather than one:
 - `slo_definitions` keeps each document as written (native form, defaults spelled
   out), keyed by its unique name. A definition whose target is a selector (namespace
   glob, tags, owner) matches many datasets or jobs.
@@ -12,6 +12,8 @@ Why four tables rather than one:
   retried or re-sent event replaces its verdict instead of adding one. Window sums are
   kept in memory and moved by the rows entering and leaving each window, so evaluating
   never rescans the period; after a restart one aggregate over this table restores them.
+- `slo_fresh_spans` holds the closed stale stretches of freshness SLOs, so a restart
+  reads a few rows per SLO instead of a month of writes (app.slo.fresh_store).
 - `slo_evaluations` stores each evaluation whose numbers changed, for history and
   burn-down charts (an unchanged evaluation would only repeat the previous row).
 """
@@ -86,6 +88,8 @@ class Slo(Base):
     # Digest of the numbers behind the latest evaluation: a pass after a restart stores
     # a new evaluation only when they differ.
     report_key: Mapped[str | None] = mapped_column(String(32))
+    # Freshness: the stored stale spans (slo_fresh_spans) are exact from this instant on.
+    fresh_from: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -105,7 +109,8 @@ class SloOutcome(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     slo_id: Mapped[int] = mapped_column(ForeignKey("slos.id", ondelete="CASCADE"))
-    # run:<id>, tick:<iso>, v:<version id>, q:<assertion id>, s:<slice index>
+    # run:<id>, tick:<iso>, v:<version id>, q:<assertion id>, s:<slice index>,
+    # w:<run id> (a write a freshness SLO counts: kept for its instant, never counted)
     key: Mapped[str] = mapped_column(String(96))
     # Minutes since the epoch of the outcome's instant (finish, due time, write, check).
     bucket: Mapped[int] = mapped_column(BigInteger)
@@ -120,9 +125,29 @@ class SloOutcome(Base):
     missing: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class SloFreshSpan(Base):
+    """A stretch during which a freshness SLO's dataset was stale, ended by a write.
+
+    Stored from `slos.fresh_from` up to the dataset's last write; the open stretch after
+    that write follows from the write and the clock alone, so it is never stored.
+    """
+
+    __tablename__ = "slo_fresh_spans"
+    __table_args__ = (Index("ix_slo_fresh_spans_slo", "slo_id", "start_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    slo_id: Mapped[int] = mapped_column(ForeignKey("slos.id", ondelete="CASCADE"))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+
+
 class SloEvaluation(Base):
     __tablename__ = "slo_evaluations"
-    __table_args__ = (Index("ix_slo_evaluations_slo_time", "slo_id", "evaluated_at"),)
+    __table_args__ = (
+        Index("ix_slo_evaluations_slo_time", "slo_id", "evaluated_at"),
+        # Retention finds the oldest rows without scanning the table.
+        Index("ix_slo_evaluations_time", "evaluated_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     slo_id: Mapped[int] = mapped_column(ForeignKey("slos.id", ondelete="CASCADE"))
