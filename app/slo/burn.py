@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from fractions import Fraction
+from functools import lru_cache
 from typing import Literal
 
 from app.slo.windows import PERIOD, format_duration
@@ -186,6 +187,11 @@ def required_windows(conditions: Iterable[Condition]) -> dict[str, timedelta]:
     return out
 
 
+@lru_cache(maxsize=256)
+def _name(length: timedelta) -> str:
+    return format_duration(length)
+
+
 def _judge(condition: Condition, long: WindowStat, short: WindowStat) -> tuple[bool, str]:
     if long.burn_rate is None or short.burn_rate is None:
         empty = long.name if long.burn_rate is None else short.name
@@ -221,7 +227,7 @@ def evaluate(
     conditions = tuple(conditions)
     if PERIOD not in counts:
         raise ValueError('counts must include the "period" window')
-    missing = set(required_windows(conditions)) - set(counts)
+    missing = {n for c in conditions for n in (_name(c.long), _name(c.short))} - set(counts)
     if missing:
         raise ValueError(f"counts lack windows needed by the conditions: {sorted(missing)}")
 
@@ -234,26 +240,36 @@ def evaluate(
         remaining = 1 - Fraction(period_counts.bad) / allowed
     budget = Budget(allowed, period_counts.bad, remaining, no_data=period_counts.total == 0)
 
+    # The same arithmetic as error_ratio, burn_rate and time_to_exhaustion, with the
+    # fractions built once from integers: a pass judges hundreds of SLOs.
+    spare = 1 - objective
+    period_us = period // timedelta(microseconds=1)
+    guard = max(min_events, 1)
     stats: dict[str, WindowStat] = {}
     for name, window_counts in counts.items():
-        rate = burn_rate(window_counts, objective)
-        stats[name] = WindowStat(
-            name=name,
-            counts=window_counts,
-            error_ratio=error_ratio(window_counts),
-            burn_rate=rate,
-            sufficient=window_counts.total >= max(min_events, 1),
-            time_to_exhaustion=time_to_exhaustion(remaining, rate, period),
-        )
+        bad, total = window_counts.bad, window_counts.total
+        if total == 0:
+            ratio = rate = None
+            tte = timedelta(0) if remaining <= 0 else None
+        else:
+            ratio = Fraction(bad, total)
+            rate = Fraction(bad * spare.denominator, total * spare.numerator)
+            if remaining <= 0:
+                tte = timedelta(0)
+            elif bad == 0:
+                tte = None
+            else:
+                tte = timedelta(microseconds=(remaining.numerator * period_us * rate.denominator)
+                                // (remaining.denominator * rate.numerator))
+        stats[name] = WindowStat(name, window_counts, ratio, rate, total >= guard, tte)
 
-    judged = [(c, *_judge(c, stats[format_duration(c.long)], stats[format_duration(c.short)]))
-              for c in conditions]
+    judged = [(c, *_judge(c, stats[_name(c.long)], stats[_name(c.short)])) for c in conditions]
     paging = any(holds for c, holds, _ in judged if c.severity == "page")
     results = tuple(
         ConditionResult(
             condition=c,
-            long_burn=stats[format_duration(c.long)].burn_rate,
-            short_burn=stats[format_duration(c.short)].burn_rate,
+            long_burn=stats[_name(c.long)].burn_rate,
+            short_burn=stats[_name(c.short)].burn_rate,
             holds=holds,
             suppressed=holds and paging and c.severity == "ticket",
             reason=reason,

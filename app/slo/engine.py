@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
-from app.slo.burn import BurnReport, Counts, evaluate, required_windows
+from app.slo.burn import BurnReport, Condition, Counts, evaluate, required_windows
 from app.slo.definitions import FreshnessSLI, SLODefinition
 from app.slo.freshness import freshness_counts
 from app.slo.ledger import (
@@ -54,12 +54,16 @@ def budget_basis(slo: SLODefinition, at: datetime) -> int | None:
     return length // slo.time_slice.window
 
 
-def assess(slo: SLODefinition, counts: Mapping[str, Counts], at: datetime) -> BurnReport:
+def assess(slo: SLODefinition, counts: Mapping[str, Counts], at: datetime,
+           conditions: tuple[Condition, ...] | None = None) -> BurnReport:
+    """Judge the counts; `conditions` (as `slo.conditions(at)` gives them) may be passed
+    by a caller that keeps them, since a pass judges hundreds of SLOs."""
+    length = slo.period().nominal_length(at)
     return evaluate(
         counts,
         objective=slo.objective,
-        period=slo.period().nominal_length(at),
-        conditions=slo.conditions(at),
+        period=length,
+        conditions=slo.conditions(at) if conditions is None else conditions,
         min_events=slo.min_events,
         budget_basis=budget_basis(slo, at),
     )

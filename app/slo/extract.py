@@ -286,6 +286,14 @@ def writes_of_runs(session: Session, run_ids: Iterable[int]) -> list[Write]:
     return out
 
 
+def writes_by_version(session: Session, ids: Iterable[int]) -> list[Write]:
+    """Completed writes by version id (a version whose run is not COMPLETED is left out)."""
+    out: list[Write] = []
+    for chunk in _chunks(sorted(set(ids))):
+        out += [Write(*row) for row in session.execute(_writes_query().where(DatasetVersion.id.in_(chunk)))]
+    return out
+
+
 def checks_of_runs(session: Session, run_ids: Iterable[int]) -> list[Check]:
     out: list[Check] = []
     for chunk in _chunks(sorted(set(run_ids))):

@@ -23,7 +23,14 @@ from datetime import datetime
 from app.slo.burn import Counts
 from app.slo.definitions import FreshnessSLI, SLODefinition
 from app.slo.engine import plan
-from app.slo.freshness import Deadline, FreshnessRule, Interval, _slice_range, bad_slices, stale_intervals
+from app.slo.freshness import (
+    Deadline,
+    FreshnessRule,
+    Interval,
+    _slice_range,
+    bad_slices,
+    stale_intervals,
+)
 from app.slo.verdicts import cached
 from app.slo.windows import EPOCH, as_utc, floor_time
 

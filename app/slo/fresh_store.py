@@ -23,7 +23,14 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from app.slo import recompute
-from app.slo.extract import Touched, aware, dataset_first_seen, writes_before, writes_of_runs, writes_since
+from app.slo.extract import (
+    Touched,
+    aware,
+    dataset_first_seen,
+    writes_before,
+    writes_of_runs,
+    writes_since,
+)
 from app.slo.fresh_spans import FreshSpans, earliest_change, horizon
 from app.slo.freshness import Interval
 from app.slo.ledger import to_bucket

@@ -16,19 +16,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, cast, delete, func, insert, select
+from sqlalchemy import Integer, and_, cast, delete, func, insert, select, union_all
 from sqlalchemy.orm import Session
 
 from app.slo.definitions import DurationSLI, SuccessRateSLI, VolumeSLI
 from app.slo.extract import (
+    Write,
     checks_since,
     runs_by_anchor,
     runs_by_id,
     runs_started_since,
     writes_before,
+    writes_by_version,
+    writes_of_runs,
     writes_since,
 )
-from app.slo.ledger import from_bucket
+from app.slo.ledger import from_bucket, to_bucket
 from app.slo.outcomes import MedianFraction
 from app.slo.units import Unit
 from app.slo.verdicts import (
@@ -255,10 +258,16 @@ def duration_backfill(session: Session, units: Mapping[Unit, datetime], now: dat
 
 
 def volume(session: Session, regions: Mapping[Unit, datetime], changes: Changes,
-           replace: bool = False) -> None:
+           replace: bool = False, touched_runs: set[int] | None = None) -> None:
+    """Volume verdicts from each SLO's instant on. After events (`touched_runs` given),
+    the writes come from the SLO's stored verdicts where they can (see `_known_writes`):
+    finding a dataset's writes after an instant in the store ranks all its versions."""
+    old = {} if replace else stored_since(session, {u.id: s for u, s in regions.items()})
+    known = {} if replace or touched_runs is None else _known_writes(session, regions, old, touched_runs)
+    rest = {u: s for u, s in regions.items() if u not in known}
     since_by_ds: dict[int, datetime] = {}
     history_by_ds: dict[int, int] = {}
-    for unit, since in regions.items():
+    for unit, since in rest.items():
         since_by_ds[unit.entity_id] = min(since, since_by_ds.get(unit.entity_id, since))
         sli = unit.slo.sli
         assert isinstance(sli, VolumeSLI)
@@ -269,9 +278,11 @@ def volume(session: Session, regions: Mapping[Unit, datetime], changes: Changes,
     if history_by_ds:
         wanted = {d: since_by_ds[d] for d in history_by_ds}
         history = writes_before(session, wanted, max(history_by_ds.values()), with_rows=True)
-    old = {} if replace else stored_since(session, {u.id: s for u, s in regions.items()})
     for unit, since in regions.items():
-        all_writes = history.get(unit.entity_id, []) + writes.get(unit.entity_id, [])
+        if unit in known:
+            all_writes = known[unit]
+        else:
+            all_writes = history.get(unit.entity_id, []) + writes.get(unit.entity_id, [])
         before = [w for w in all_writes if w.at < since]
         mine = [w for w in all_writes if w.at >= since]
         fresh = _sliced(unit, volume_verdicts(unit.slo, before, mine))
@@ -279,6 +290,49 @@ def volume(session: Session, regions: Mapping[Unit, datetime], changes: Changes,
             changes.insert_all(unit, fresh.values())
         else:
             changes.diff(unit, _raw(unit, old[unit.id]), fresh)
+
+
+def _known_writes(session: Session, regions: Mapping[Unit, datetime], old: Mapping[int, Mapping[str, Stored]],
+                  touched_runs: set[int]) -> dict[Unit, list[Write]]:
+    """Writes of each SLO's dataset that its verdicts need, found through its stored
+    verdicts: the last `versions` judged writes before the instant (history) and every
+    judged write after it whose run did not change, plus the changed runs' writes now.
+
+    Exact when `versions` judged writes lie before the instant and the instant is not
+    below the tally floor: then the first write of the dataset (never judged) is older,
+    every later write with a row count has a verdict, no verdict after the instant was
+    pruned, and writes of unchanged runs are as they were. Other SLOs are left out.
+    """
+    wanted: dict[Unit, int] = {}
+    for unit, since in regions.items():
+        sli = unit.slo.sli
+        if unit.tally is None or to_bucket(since) < unit.tally.floor:
+            continue
+        wanted[unit] = sli.versions if isinstance(sli.rule(), MedianFraction) else 0
+    history: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+    needing = [(u, n) for u, n in wanted.items() if n]
+    for chunk in _chunks(needing, 200):
+        # One more than needed: a tie at the cut would make the choice ambiguous.
+        parts = [select(SloOutcome.slo_id, SloOutcome.ref_at, SloOutcome.key).where(
+            SloOutcome.slo_id == u.id, SloOutcome.ref_at < regions[u], SloOutcome.key.like("v:%"))
+            .order_by(SloOutcome.ref_at.desc()).limit(n + 1).subquery().select()
+            for u, n in chunk]
+        for slo_id, ref_at, key in session.execute(union_all(*parts) if len(parts) > 1 else parts[0]):
+            history[slo_id].append((ref_at, int(key[2:])))
+    ids: dict[Unit, list[int]] = {}
+    for unit, n in wanted.items():
+        rows = sorted(history[unit.id], reverse=True)
+        if len(rows) < n or (n and len(rows) > n and rows[n - 1][0] == rows[n][0]):
+            continue
+        after = [int(k[2:]) for k, v in old[unit.id].items() if k.startswith("v:") and v.run_id not in touched_runs]
+        ids[unit] = [i for _, i in rows[:n]] + after
+    found = {w.version_id: w for w in writes_by_version(session, {i for v in ids.values() for i in v})}
+    changed = writes_of_runs(session, touched_runs) if ids else []
+    out: dict[Unit, list[Write]] = {}
+    for unit, versions in ids.items():
+        mine = [found[i] for i in versions if i in found] + [w for w in changed if w.dataset_id == unit.entity_id]
+        out[unit] = sorted(mine, key=lambda w: (w.at, w.version_id))
+    return out
 
 
 def quality(session: Session, regions: Mapping[Unit, datetime], changes: Changes,

@@ -1,8 +1,16 @@
 """Evaluations as stored documents and as API answers.
 
-The stored document keeps every ratio exact ("p/q" strings of the fractions the engine
-computed), so history can be re-read without rounding. The API answer gives floats for
-charts and humans, plus the exact strings of the values alerting thresholds use.
+What is stored per evaluation is what the report is computed from: the good/total
+counts of every window, the objective and the definition revision (`history_document`,
+a few hundred bytes). Everything else in a report (ratios, burn rates, budget,
+conditions) is a pure function of those and the definition, so the status endpoint
+recomputes it for the one evaluation it shows, and charts compute burn rates from the
+counts exactly. Storing the full report for every changed evaluation cost ~2 KB and
+~100 us of a pass per SLO; documents stored that way (with "windows") are still read.
+
+`report_document` keeps every ratio exact ("p/q" strings of the fractions the engine
+computed). The API answer gives floats for charts and humans, plus the exact strings
+of the values alerting thresholds use.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
-from app.slo.burn import BurnReport
+from app.slo.burn import BurnReport, Counts
 from app.slo.windows import PERIOD, REPORT_WINDOWS, format_duration
 
 
@@ -49,6 +57,22 @@ def report_document(report: BurnReport) -> dict[str, Any]:
             for c in report.conditions
         ],
     }
+
+
+def history_document(report: BurnReport, revision: int) -> dict[str, Any]:
+    return {"v": 2, "revision": revision, "objective": exact(report.objective),
+            "counts": {name: [w.counts.good, w.counts.total] for name, w in report.windows.items()}}
+
+
+def stored_counts(doc: dict[str, Any]) -> dict[str, Counts]:
+    """Window counts of a stored document, whichever shape it was stored in."""
+    if "counts" in doc:
+        return {name: Counts(g, t) for name, (g, t) in doc["counts"].items()}
+    return {name: Counts(w["good"], w["total"]) for name, w in doc["windows"].items()}
+
+
+def _burn_float(counts: Counts, objective: Fraction) -> float | None:
+    return None if counts.total == 0 else float(Fraction(counts.bad, counts.total) / (1 - objective))
 
 
 def _float(text: str | None) -> float | None:
@@ -118,14 +142,18 @@ def history_points(
             i += 1
         if current is not None:
             _, state, severity, remaining, doc = current
-            windows = doc["windows"]
-            period = windows.get(PERIOD, {"good": 0, "total": 0})
+            counts = stored_counts(doc)
+            period = counts.get(PERIOD, Counts())
+            if "counts" in doc:
+                objective = Fraction(doc["objective"])
+                rates = {name: _burn_float(c, objective) for name, c in counts.items()}
+            else:
+                rates = {name: _float(w["burn_rate"]) for name, w in doc["windows"].items()}
             points.append({
                 "at": at, "evaluated_at": current[0], "state": state, "severity": severity,
                 "budget_remaining": remaining,
-                "sli": None if period["total"] == 0 else period["good"] / period["total"],
-                "burn_rates": {name: _float(w["burn_rate"])
-                               for name, w in sorted(windows.items(), key=lambda kv: _window_order(kv[0]))},
+                "sli": None if period.total == 0 else period.good / period.total,
+                "burn_rates": {name: rates[name] for name in sorted(rates, key=_window_order)},
             })
         at += step
     return points

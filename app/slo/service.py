@@ -40,7 +40,6 @@ from app.alerts.signals import SloSignal
 from app.slo import fresh_store, recompute
 from app.slo.burn import BurnReport
 from app.slo.definitions import DurationSLI, SuccessRateSLI
-from app.slo.engine import assess, plan
 from app.slo.extract import (
     checks_of_runs,
     job_first_seen,
@@ -51,7 +50,7 @@ from app.slo.extract import (
     writes_of_runs,
 )
 from app.slo.ledger import to_bucket
-from app.slo.report import report_document
+from app.slo.report import history_document
 from app.slo.store import definition_of, resolve_entities, sync_targets
 from app.slo.tally import MAX_INCREMENTAL_MINUTES, advance_all, cold_sums
 from app.slo.units import Unit
@@ -294,7 +293,7 @@ class Evaluator:
         volume = {u: s for u, s in datasets.items() if u.kind != "quality"}
         quality = {u: s for u, s in datasets.items() if u.kind == "quality"}
         if volume:
-            recompute.volume(session, volume, changes)
+            recompute.volume(session, volume, changes, touched_runs=touched.run_ids)
         if quality:
             recompute.quality(session, quality, changes)
 
@@ -322,7 +321,7 @@ class Evaluator:
                    u.slo.period().nominal_length(now), u.definition_id, u.revision)
             changed = key != u.report_key or u.report is None
             if changed:
-                u.report, u.report_key = assess(u.slo, counts, now), key
+                u.report, u.report_key = u.assess(counts, now), key
             digest = hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
             if digest != u.stored_key:
                 u.stored_key = digest
@@ -330,7 +329,7 @@ class Evaluator:
                              "severity": u.report.severity,
                              "budget_remaining": None if u.report.budget.no_data
                              else float(u.report.budget.remaining),
-                             "report": report_document(u.report), "key": digest})
+                             "report": history_document(u.report, u.revision), "key": digest})
             out.append(Evaluation(u.id, u.name, u.entity, u.entity_id, u.namespace, u.entity_name,
                                   u.owner, u.tier, u.labels, now, u.report, changed))
         if rows:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import Integer, case, cast, func, select
+from sqlalchemy import Integer, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.slo.burn import Counts
@@ -110,42 +110,61 @@ def cold_sums(session: Session, tallies: Mapping[int, Tally]) -> None:
                 tally.sums[name] = list(found.get(start, (0, 0)))
 
 
+def _shape(tally: Tally) -> tuple:
+    """Tallies with equal clocks, starts and rolling specs move alike: plan them once.
+    (A calendar period's spec is a function of its own, so those are planned alone.)"""
+    return (tally.now, tuple(tally.starts.items()),
+            tuple((n, s if isinstance(s, int) else id(s)) for n, s in tally.specs.items()))
+
+
 def advance_all(session: Session, tallies: Mapping[int, Tally], now: int) -> None:
     """Move every tally's clock to `now`, reading only the buckets that enter or leave."""
-    plans = {}
-    wanted: dict[tuple[int, int], list[int]] = defaultdict(list)
+    plans: dict[tuple, tuple[dict[str, int], list[tuple[str, int, int, int]]]] = {}
+    shapes: dict[int, tuple] = {}
     for slo_id, tally in tallies.items():
         if now < tally.now:
             raise ValueError("the tally clock cannot go backwards")
-        starts, ranges = tally.moves(now)
-        plans[slo_id] = (starts, ranges)
-        for _, lo, hi, _ in ranges:
-            wanted[(lo, hi)].append(slo_id)
-    found: dict[tuple[int, int], dict[int, tuple[int, int]]] = {}
-    for (lo, hi), ids in wanted.items():
-        found[(lo, hi)] = _range_sums(session, lo, hi, ids)
-    for slo_id, (starts, ranges) in plans.items():
-        tally = tallies[slo_id]
-        for name, lo, hi, sign in ranges:
+        shape = shapes[slo_id] = _shape(tally)
+        if shape not in plans:
+            plans[shape] = tally.moves(now)
+    ranges = sorted({(lo, hi) for _, moves in plans.values() for _, lo, hi, _ in moves})
+    found = _range_sums(session, ranges)
+    for slo_id, tally in tallies.items():
+        starts, moves = plans[shapes[slo_id]]
+        for name, lo, hi, sign in moves:
             g, t = found[(lo, hi)].get(slo_id, (0, 0))
-            s = tally.sums[name]
-            s[0] += sign * g
-            s[1] += sign * t
-        tally.starts = starts
+            if t:
+                s = tally.sums[name]
+                s[0] += sign * g
+                s[1] += sign * t
+        tally.starts = dict(starts)
         tally.now = now
 
 
-def _range_sums(session: Session, lo: int, hi: int, ids: list[int]) -> dict[int, tuple[int, int]]:
-    out: dict[int, tuple[int, int]] = {}
-    query = (
-        select(SloOutcome.slo_id, func.sum(_good()), func.count())
-        .where(_counted(), SloOutcome.bucket >= lo, SloOutcome.bucket < hi)
-        .group_by(SloOutcome.slo_id)
-    )
-    for slo_id, good, total in session.execute(query):
-        out[slo_id] = (int(good or 0), int(total))
-    wanted = set(ids)
-    return {k: v for k, v in out.items() if k in wanted}
+def _range_sums(session: Session, ranges: list[tuple[int, int]]) -> dict[tuple[int, int], dict[int, tuple[int, int]]]:
+    """Good and total per SLO within each bucket range, from one query over the union of
+    the ranges (they are the minutes that passed, at each window's two ends)."""
+    out: dict[tuple[int, int], dict[int, tuple[int, int]]] = {r: {} for r in ranges}
+    if not ranges:
+        return out
+    merged: list[list[int]] = []
+    for lo, hi in ranges:
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    inside = or_(*[and_(SloOutcome.bucket >= lo, SloOutcome.bucket < hi) for lo, hi in merged])
+    per_bucket = session.execute(
+        select(SloOutcome.slo_id, SloOutcome.bucket, func.sum(_good()), func.count())
+        .where(_counted(), inside)
+        .group_by(SloOutcome.slo_id, SloOutcome.bucket)
+    ).all()
+    for slo_id, bucket, good, total in per_bucket:
+        for r in ranges:
+            if r[0] <= bucket < r[1]:
+                g, t = out[r].get(slo_id, (0, 0))
+                out[r][slo_id] = (g + int(good or 0), t + int(total))
+    return out
 
 
 def _chunks(items: list[int]) -> Iterable[list[int]]:

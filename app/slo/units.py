@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from app.slo.burn import BurnReport, Counts
+from app.slo.burn import BurnReport, Condition, Counts
 from app.slo.definitions import FreshnessSLI, SLODefinition, SuccessRateSLI
-from app.slo.engine import ledger_windows, windows_for
+from app.slo.engine import assess, ledger_windows, windows_for
 from app.slo.fresh_spans import FreshSpans
 from app.slo.ledger import to_bucket
 from app.slo.tally import Tally
@@ -47,6 +47,7 @@ class Unit:
     _schedule: CachedSchedule | None = None
     # Digest of the numbers of the latest stored evaluation (slos.report_key).
     stored_key: str | None = None
+    _conditions: tuple[timedelta, tuple[Condition, ...]] | None = None
 
     @property
     def kind(self) -> str:
@@ -81,6 +82,13 @@ class Unit:
             return self.fresh.counts(now)
         assert self.tally is not None
         return self.tally.counts()
+
+    def assess(self, counts: dict[str, Counts], now: datetime) -> BurnReport:
+        """`engine.assess`, with the alert conditions kept while the period length stays."""
+        length = self.slo.period().nominal_length(now)
+        if self._conditions is None or self._conditions[0] != length:
+            self._conditions = (length, self.slo.conditions(now))
+        return assess(self.slo, counts, now, self._conditions[1])
 
     def grace(self) -> timedelta:
         sli = self.slo.sli

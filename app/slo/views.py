@@ -17,13 +17,13 @@ from sqlalchemy.orm import Session
 from app.catalog.page import Page, iso
 from app.errors import InvalidInput
 from app.slo.definitions import SLODefinition
-from app.slo.engine import plan
+from app.slo.engine import assess, plan
 from app.slo.extract import dataset_first_seen, writes_before, writes_since
 from app.slo.fields import fraction_out
 from app.slo.fresh_spans import cached_rule
 from app.slo.freshness import stale_intervals
 from app.slo.ledger import from_bucket, to_bucket
-from app.slo.report import history_points, status_view
+from app.slo.report import history_points, report_document, status_view, stored_counts
 from app.slo.store import definition_of, definition_row
 from app.slo.units import Unit
 from app.slo.windows import PERIOD, as_utc, format_duration
@@ -113,8 +113,18 @@ def slo_status(session: Session, slo_id: int, limit: int = 20) -> dict[str, Any]
         spent, total = _stale_spent(session, unit, start, end, limit)
     else:
         spent, total = _bad_verdicts(session, slo_row.id, start, end, limit)
-    return {**out, "status": status_view(latest.report), "period": {"start": iso(start), "end": iso(end)},
+    return {**out, "status": status_view(_full_report(slo, d, latest)), "period": {"start": iso(start), "end": iso(end)},
             "spent": spent, "spentTotal": total}
+
+
+def _full_report(slo: SLODefinition, d: SloDefinitionRow, latest: SloEvaluation) -> dict[str, Any]:
+    """The report of a stored evaluation: recomputed from its counts (the definition's
+    revision moves on only with a new evaluation, at the next pass), or as stored by
+    earlier versions."""
+    doc = latest.report
+    if "counts" not in doc:
+        return doc
+    return report_document(assess(slo, stored_counts(doc), latest.evaluated_at))
 
 
 def _bad_verdicts(session: Session, slo_id: int, start: datetime, end: datetime,
