@@ -87,15 +87,21 @@ def escalate(
     enqueue(session, runtime, incident, Action.TRIGGER, now, reason="escalation")
 
 
-def acknowledge(
-    session: Session, runtime: AlertRuntime, incident_id: int, by: str, now: datetime,
-    comment: str = "",
-) -> Incident:
+def _unresolved_for_update(session: Session, incident_id: int) -> Incident:
+    """The incident, row-locked so two API calls cannot both change it; 404 or 409."""
     incident = session.get(Incident, incident_id, with_for_update=True)
     if incident is None:
         raise NotFound(f"incident {incident_id} not found")
     if incident.state == "resolved":
         raise Conflict(f"incident {incident_id} is already resolved")
+    return incident
+
+
+def acknowledge(
+    session: Session, runtime: AlertRuntime, incident_id: int, by: str, now: datetime,
+    comment: str = "",
+) -> Incident:
+    incident = _unresolved_for_update(session, incident_id)
     if incident.state == "acknowledged":
         return incident
     incident.state, incident.acknowledged_at, incident.acknowledged_by = "acknowledged", now, by
@@ -141,11 +147,7 @@ def resolve_by_id(
     session: Session, runtime: AlertRuntime, incident_id: int, by: str, now: datetime,
     comment: str = "",
 ) -> Incident:
-    incident = session.get(Incident, incident_id, with_for_update=True)
-    if incident is None:
-        raise NotFound(f"incident {incident_id} not found")
-    if incident.state == "resolved":
-        raise Conflict(f"incident {incident_id} is already resolved")
+    incident = _unresolved_for_update(session, incident_id)
     firing = session.scalars(
         select(IncidentAlert.key).where(
             IncidentAlert.incident_id == incident.id, IncidentAlert.state == "firing"

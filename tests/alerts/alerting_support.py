@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -24,6 +24,22 @@ from app.alerts.routing import load_routing
 from app.alerts.runtime import AlertOptions, AlertRuntime
 from app.alerts.signals import SloSignal
 from app.store.models import Dataset, Job
+
+# The notification the receiver tests render (conftest's `make_notification`, `clock`).
+NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+STARTED = datetime(2024, 5, 1, 11, 0, 0, tzinfo=UTC)
+ENDED = datetime(2024, 5, 1, 11, 45, 0, tzinfo=UTC)
+TITLE = "orders-freshness is burning its error budget 20x too fast"
+SUMMARY = "2% of orders runs failed in the last hour."
+LABELS = {"owner": "alice", "team": "payments", "tier": "1", "namespace": "prod"}
+LINKS = [{"href": "https://dataslo.example/slo/orders-freshness", "text": "SLO"}]
+
+
+def json_body(recorded: Any) -> Any:
+    """The JSON body of a request a stand-in recorded, after checking its content type."""
+    assert recorded.headers["content-type"] == "application/json"
+    return json.loads(recorded.body)
+
 
 SUCCESS = {
     "/v2/enqueue": (202, '{"status":"success","message":"Event processed"}'),
@@ -66,6 +82,9 @@ class Vendor:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out as two writes; with Nagle on, the body waits for the
+            # client's delayed ACK (~40 ms per request), which no real vendor makes us wait.
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))

@@ -15,13 +15,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
-from alerting_support import Vendor
+from alerting_support import LABELS, LINKS, NOW, STARTED, SUMMARY, TITLE, Vendor
 from fastapi.testclient import TestClient
 
 from app.alerts.receivers import Action, ImpactedAsset, Link, Notification, Severity
@@ -142,11 +142,6 @@ def client(tls_context: ssl.SSLContext) -> Iterator[httpx.Client]:
         yield c
 
 
-NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
-STARTED = datetime(2024, 5, 1, 11, 0, 0, tzinfo=UTC)
-ENDED = datetime(2024, 5, 1, 11, 45, 0, tzinfo=UTC)
-
-
 @pytest.fixture
 def clock() -> Callable[[], datetime]:
     return lambda: NOW
@@ -162,11 +157,11 @@ def make_notification() -> Callable[..., Notification]:
             "idempotency_key": "outbox-42",
             "action": Action.TRIGGER,
             "severity": Severity.PAGE,
-            "title": "orders-freshness is burning its error budget 20x too fast",
-            "summary": "2% of orders runs failed in the last hour.",
+            "title": TITLE,
+            "summary": SUMMARY,
             "slo": "orders-freshness",
             "kind": "slo_burn",
-            "labels": {"owner": "alice", "team": "payments", "tier": "1", "namespace": "prod"},
+            "labels": dict(LABELS),
             "burn_rates": {"1h": 20.0, "5m": 20.0},
             "budget_remaining": 0.9722,
             "root_cause": "job etl.load_orders failed at 10:58",
@@ -174,7 +169,7 @@ def make_notification() -> Callable[..., Notification]:
                 ImpactedAsset("warehouse.orders", "alice", "orders-freshness"),
                 ImpactedAsset("bi.revenue_daily", "bob"),
             ),
-            "links": (Link("https://dataslo.example/slo/orders-freshness", "SLO"),),
+            "links": tuple(Link(link["href"], link["text"]) for link in LINKS),
             "started_at": STARTED,
             "incident_id": "inc-7",
         }

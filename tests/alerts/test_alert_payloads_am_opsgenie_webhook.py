@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+
+from alerting_support import ENDED, LABELS, LINKS, NOW, SUMMARY, TITLE, json_body
 
 from app.alerts.receivers import (
     Action,
@@ -12,20 +13,6 @@ from app.alerts.receivers import (
     build_receiver,
     verify_signature,
 )
-
-# Must match the `clock` and `make_notification` fixtures in conftest.py.
-NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
-ENDED = datetime(2024, 5, 1, 11, 45, 0, tzinfo=UTC)
-TITLE = "orders-freshness is burning its error budget 20x too fast"
-SUMMARY = "2% of orders runs failed in the last hour."
-LABELS = {"owner": "alice", "team": "payments", "tier": "1", "namespace": "prod"}
-LINKS = [{"href": "https://dataslo.example/slo/orders-freshness", "text": "SLO"}]
-
-
-def _json(recorded):
-    assert recorded.headers["content-type"] == "application/json"
-    return json.loads(recorded.body)
-
 
 # --- Alertmanager ----------------------------------------------------------
 
@@ -45,7 +32,7 @@ def test_alertmanager_firing_alert(server, client, clock, make_notification):
     assert receiver.resend_interval == 30
     assert server.last.path == "/api/v2/alerts"
     assert "authorization" not in server.last.headers
-    assert _json(server.last) == [
+    assert json_body(server.last) == [
         {
             "labels": {
                 "alertname": "dataslo_slo_burn",
@@ -125,7 +112,7 @@ def test_opsgenie_create(server, client, clock, make_notification):
     assert result.status_code == 202 and result.remote_id == "req-1"
     assert server.last.path == "/v2/alerts"
     assert server.last.headers["authorization"] == "GenieKey og-api-key-456"
-    assert _json(server.last) == {
+    assert json_body(server.last) == {
         "message": "x" * 129 + "…",
         "alias": "slo:orders-freshness:page",
         "description": (
@@ -195,7 +182,7 @@ def test_opsgenie_ticket_priority(server, client, clock, make_notification):
 
     receiver.send(make_notification(severity=Severity.TICKET), client)
 
-    assert _json(server.last)["priority"] == "P4"
+    assert json_body(server.last)["priority"] == "P4"
 
 
 # --- Generic webhook -------------------------------------------------------
@@ -226,7 +213,7 @@ def test_webhook_body_signature_and_idempotency_key(server, client, clock, make_
     assert not verify_signature("wrong-secret", sent.body, sent.headers["x-dataslo-signature"])
     assert not verify_signature(secret, sent.body + b" ", sent.headers["x-dataslo-signature"])
     assert secret not in sent.body.decode()
-    assert _json(sent) == {
+    assert json_body(sent) == {
         "version": 1,
         "receiver": "hook",
         "sent_at": "2024-05-01T12:00:00Z",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+
+from alerting_support import ENDED, LABELS, LINKS, SUMMARY, TITLE, json_body
 
 from app.alerts.receivers import (
     Action,
@@ -11,20 +12,6 @@ from app.alerts.receivers import (
     Severity,
     build_receiver,
 )
-
-# Must match the `clock` and `make_notification` fixtures in conftest.py.
-NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
-ENDED = datetime(2024, 5, 1, 11, 45, 0, tzinfo=UTC)
-TITLE = "orders-freshness is burning its error budget 20x too fast"
-SUMMARY = "2% of orders runs failed in the last hour."
-LABELS = {"owner": "alice", "team": "payments", "tier": "1", "namespace": "prod"}
-LINKS = [{"href": "https://dataslo.example/slo/orders-freshness", "text": "SLO"}]
-
-
-def _json(recorded):
-    assert recorded.headers["content-type"] == "application/json"
-    return json.loads(recorded.body)
-
 
 # --- PagerDuty -------------------------------------------------------------
 
@@ -50,7 +37,7 @@ def test_pagerduty_trigger_body(server, client, clock, make_notification):
     assert result.status_code == 202
     assert result.remote_id == "k"
     assert server.last.path == "/v2/enqueue"
-    assert _json(server.last) == {
+    assert json_body(server.last) == {
         "routing_key": "pd-routing-key-123",
         "event_action": "trigger",
         "dedup_key": "slo:orders-freshness:page",
@@ -140,7 +127,7 @@ def test_slack_message_blocks(server, client, clock, make_notification):
 
     assert result.outcome is Outcome.DELIVERED and result.status_code == 200
     assert server.last.path == "/services/T0/B0/tok3n"
-    assert _json(server.last) == {
+    assert json_body(server.last) == {
         "text": f"[PAGE] {TITLE} — a < b & c > d",
         "blocks": [
             {
@@ -214,7 +201,7 @@ def test_slack_resolve_and_impact_cap(server, client, clock, make_notification):
         make_notification(action=Action.RESOLVE, ended_at=ENDED, impacted=impacted), client
     )
 
-    body = _json(server.last)
+    body = json_body(server.last)
     assert body["text"].startswith(f"[RESOLVED] {TITLE}")
     assert body["blocks"][0]["text"]["text"] == f":white_check_mark: RESOLVED: {TITLE}"
     impact = body["blocks"][4]["text"]["text"]
