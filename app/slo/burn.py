@@ -187,6 +187,12 @@ def required_windows(conditions: Iterable[Condition]) -> dict[str, timedelta]:
     return out
 
 
+@lru_cache(maxsize=65536)
+def _ratios(bad: int, total: int, spare_num: int, spare_den: int) -> tuple[Fraction, Fraction]:
+    """Error ratio and burn rate of a window: the same few counts recur in every pass."""
+    return Fraction(bad, total), Fraction(bad * spare_den, total * spare_num)
+
+
 @lru_cache(maxsize=256)
 def _name(length: timedelta) -> str:
     return format_duration(length)
@@ -245,16 +251,16 @@ def evaluate(
     spare = 1 - objective
     period_us = period // timedelta(microseconds=1)
     guard = max(min_events, 1)
+    spent = remaining <= 0
     stats: dict[str, WindowStat] = {}
     for name, window_counts in counts.items():
         bad, total = window_counts.bad, window_counts.total
         if total == 0:
             ratio = rate = None
-            tte = timedelta(0) if remaining <= 0 else None
+            tte = timedelta(0) if spent else None
         else:
-            ratio = Fraction(bad, total)
-            rate = Fraction(bad * spare.denominator, total * spare.numerator)
-            if remaining <= 0:
+            ratio, rate = _ratios(bad, total, spare.numerator, spare.denominator)
+            if spent:
                 tte = timedelta(0)
             elif bad == 0:
                 tte = None

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, func, literal_column, or_, select
@@ -239,6 +239,13 @@ class Touched:
     dataset_ids: set[int]
     max_event_id: int
     seen_event_ids: set[int]
+    _writes: list[list[Write]] = field(default_factory=list, compare=False, repr=False)
+
+    def writes(self, session: Session) -> list[Write]:
+        """The completed writes of the changed runs, read once per pass."""
+        if not self._writes:
+            self._writes.append(writes_of_runs(session, self.run_ids))
+        return self._writes[0]
 
 
 def touched_by_events(session: Session, after: int, also: Iterable[int] = ()) -> Touched:

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from app.slo.burn import Counts
 from app.slo.definitions import FreshnessSLI, SLODefinition
-from app.slo.engine import plan
+from app.slo.engine import plan, windows_for
 from app.slo.freshness import (
     Deadline,
     FreshnessRule,
@@ -32,7 +32,7 @@ from app.slo.freshness import (
     stale_intervals,
 )
 from app.slo.verdicts import cached
-from app.slo.windows import EPOCH, as_utc, floor_time
+from app.slo.windows import EPOCH, as_utc, evaluation_ranges, floor_time
 
 
 def cached_rule(sli: FreshnessSLI) -> FreshnessRule:
@@ -66,6 +66,7 @@ class FreshSpans:
         # The open stretch after `last`: starts at _open (None: not before _checked).
         self._open: datetime | None = None
         self._checked: datetime | None = None
+        self._windows: tuple[timedelta, dict[str, timedelta]] | None = None  # by period length
 
     def reset(self, since: datetime, before: datetime | None, writes: Sequence[datetime]) -> list[Interval]:
         """Rebuild from `since`: `before` is the last write before it, `writes` every
@@ -123,7 +124,11 @@ class FreshSpans:
 
     def counts(self, now: datetime) -> dict[str, Counts]:
         """The same answer as `freshness_window_counts(slo, writes, now, active_from)`."""
-        ranges = plan(self.slo, now)
+        period = self.slo.period()
+        length = period.nominal_length(now)
+        if self._windows is None or self._windows[0] != length:
+            self._windows = (length, windows_for(self.slo, now))
+        ranges = evaluation_ranges(now, period, self._windows[1])
         slices = {name: _slice_range(a, b, self.size, self.active_from) for name, (a, b) in ranges.items()}
         hi = EPOCH + max(last for _, last in slices.values()) * self.size
         stale = self.stale(hi)

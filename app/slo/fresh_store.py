@@ -28,7 +28,6 @@ from app.slo.extract import (
     aware,
     dataset_first_seen,
     writes_before,
-    writes_of_runs,
     writes_since,
 )
 from app.slo.fresh_spans import FreshSpans, earliest_change, horizon
@@ -124,7 +123,7 @@ def apply_touched(session: Session, units: list[Unit], touched: Touched, now: da
     if not units:
         return
     new_by_ds: dict[int, dict[int, datetime]] = defaultdict(dict)
-    for w in writes_of_runs(session, touched.run_ids):
+    for w in touched.writes(session):
         new_by_ds[w.dataset_id][w.run_id] = as_utc(w.at)
     old_rows: dict[int, dict[str, recompute.Stored]] = defaultdict(dict)
     for s in recompute.stored_by_runs(session, [u.id for u in units], touched.run_ids):

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.slo.definitions import DurationSLI, SuccessRateSLI, VolumeSLI
 from app.slo.extract import (
+    Touched,
     Write,
     checks_since,
     runs_by_anchor,
@@ -28,7 +29,6 @@ from app.slo.extract import (
     runs_started_since,
     writes_before,
     writes_by_version,
-    writes_of_runs,
     writes_since,
 )
 from app.slo.ledger import from_bucket, to_bucket
@@ -258,12 +258,12 @@ def duration_backfill(session: Session, units: Mapping[Unit, datetime], now: dat
 
 
 def volume(session: Session, regions: Mapping[Unit, datetime], changes: Changes,
-           replace: bool = False, touched_runs: set[int] | None = None) -> None:
-    """Volume verdicts from each SLO's instant on. After events (`touched_runs` given),
+           replace: bool = False, touched: Touched | None = None) -> None:
+    """Volume verdicts from each SLO's instant on. After events (`touched` given),
     the writes come from the SLO's stored verdicts where they can (see `_known_writes`):
     finding a dataset's writes after an instant in the store ranks all its versions."""
     old = {} if replace else stored_since(session, {u.id: s for u, s in regions.items()})
-    known = {} if replace or touched_runs is None else _known_writes(session, regions, old, touched_runs)
+    known = {} if replace or touched is None else _known_writes(session, regions, old, touched)
     rest = {u: s for u, s in regions.items() if u not in known}
     since_by_ds: dict[int, datetime] = {}
     history_by_ds: dict[int, int] = {}
@@ -293,7 +293,7 @@ def volume(session: Session, regions: Mapping[Unit, datetime], changes: Changes,
 
 
 def _known_writes(session: Session, regions: Mapping[Unit, datetime], old: Mapping[int, Mapping[str, Stored]],
-                  touched_runs: set[int]) -> dict[Unit, list[Write]]:
+                  touched: Touched) -> dict[Unit, list[Write]]:
     """Writes of each SLO's dataset that its verdicts need, found through its stored
     verdicts: the last `versions` judged writes before the instant (history) and every
     judged write after it whose run did not change, plus the changed runs' writes now.
@@ -324,10 +324,10 @@ def _known_writes(session: Session, regions: Mapping[Unit, datetime], old: Mappi
         rows = sorted(history[unit.id], reverse=True)
         if len(rows) < n or (n and len(rows) > n and rows[n - 1][0] == rows[n][0]):
             continue
-        after = [int(k[2:]) for k, v in old[unit.id].items() if k.startswith("v:") and v.run_id not in touched_runs]
+        after = [int(k[2:]) for k, v in old[unit.id].items() if k.startswith("v:") and v.run_id not in touched.run_ids]
         ids[unit] = [i for _, i in rows[:n]] + after
     found = {w.version_id: w for w in writes_by_version(session, {i for v in ids.values() for i in v})}
-    changed = writes_of_runs(session, touched_runs) if ids else []
+    changed = touched.writes(session) if ids else []
     out: dict[Unit, list[Write]] = {}
     for unit, versions in ids.items():
         mine = [found[i] for i in versions if i in found] + [w for w in changed if w.dataset_id == unit.entity_id]

@@ -29,7 +29,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -47,7 +47,6 @@ from app.slo.extract import (
     running_started_between,
     runs_by_id,
     touched_by_events,
-    writes_of_runs,
 )
 from app.slo.ledger import to_bucket
 from app.slo.report import history_document
@@ -93,6 +92,8 @@ class PassStats:
     verdicts_written: int
     events: int
     seconds: float
+    # Seconds spent in each stage of the pass, in order (for benchmarks and logs).
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 class Evaluator:
@@ -116,6 +117,14 @@ class Evaluator:
         """Evaluate every SLO at `now` (flush only: the caller commits). `full` recomputes
         every verdict from the store, as after a definition change."""
         started = time.perf_counter()
+        phases: dict[str, float] = {}
+        mark = [started]
+
+        def lap(name: str) -> None:
+            t = time.perf_counter()
+            phases[name] = phases.get(name, 0.0) + t - mark[0]
+            mark[0] = t
+
         now = as_utc(now)
         state = session.get(SloEvaluatorState, 1)
         if state is None:
@@ -135,9 +144,12 @@ class Evaluator:
             sync_targets(session, now=now)
             self.selectors_at = now
         carried, loaded = self._load_units(session, now, full)
+        lap("units")
 
         touched = touched_by_events(session, state.event_watermark, self.gaps)
+        lap("events")
         advance_all(session, {u.id: u.tally for u in carried if u.tally is not None}, to_bucket(now))
+        lap("advance")
         changes = recompute.Changes()
         to_backfill = [u for u in loaded if not u.materialized and u.entity_id is not None
                        and not u.is_freshness]
@@ -148,9 +160,12 @@ class Evaluator:
         changes.flush(session)
         recompute.refresh_slices(session, self.units, changes)
         changes.flush(session)
+        lap("recompute")
         cold = [u for u in loaded if u.tally is not None and u.entity_id is not None]
         cold_sums(session, {u.id: u.tally for u in cold})
+        lap("cold_sums")
         self._refresh_freshness(session, loaded, touched, now, changes)
+        lap("freshness")
         materialized = [u for u in loaded if u.entity_id is not None and not u.materialized]
         for u in materialized:
             u.materialized = True
@@ -159,13 +174,16 @@ class Evaluator:
                                           for u in materialized])
 
         evaluations = self._assess_and_store(session, now)
+        lap("assess")
         if self.pruned_at is None or now - self.pruned_at >= PRUNE_EVERY or now < self.pruned_at:
             recompute.prune(session, {u.id: u.tally.floor for u in self.units.values()
                                       if u.tally is not None and u.ready})
             fresh_store.prune(session, self.units, now)
             self.pruned_at = now
+        lap("prune")
         for listener in self.listeners:
             listener(session, evaluations)
+        lap("listeners")
 
         self._advance_watermark(state, touched)
         self.token = uuid.uuid4().hex
@@ -173,7 +191,7 @@ class Evaluator:
         session.flush()
         self.last = PassStats("incremental" if warm else "full", len(evaluations),
                               sum(e.changed for e in evaluations), len(to_backfill), changes.count,
-                              len(touched.seen_event_ids), time.perf_counter() - started)
+                              len(touched.seen_event_ids), time.perf_counter() - started, phases)
         return evaluations
 
     # -- units -----------------------------------------------------------------------
@@ -276,7 +294,7 @@ class Evaluator:
             volume_ds = {u.entity_id for u in ds_units if u.kind != "quality"}
             events: list[tuple[int, datetime, bool]] = []
             if volume_ds:
-                events += [(w.dataset_id, w.at, False) for w in writes_of_runs(session, touched.run_ids)
+                events += [(w.dataset_id, w.at, False) for w in touched.writes(session)
                            if w.dataset_id in volume_ds]
             if quality_ds:
                 events += [(c.dataset_id, c.at, True) for c in checks_of_runs(session, touched.run_ids)
@@ -293,7 +311,7 @@ class Evaluator:
         volume = {u: s for u, s in datasets.items() if u.kind != "quality"}
         quality = {u: s for u, s in datasets.items() if u.kind == "quality"}
         if volume:
-            recompute.volume(session, volume, changes, touched_runs=touched.run_ids)
+            recompute.volume(session, volume, changes, touched=touched)
         if quality:
             recompute.quality(session, quality, changes)
 
