@@ -75,8 +75,16 @@ def _chunks(items: list[Any], size: int = CHUNK) -> Iterable[list[Any]]:
 def stored_since(session: Session, regions: Mapping[int, datetime]) -> dict[int, dict[str, Stored]]:
     """Stored rows of each SLO with ref_at at or after its instant."""
     out: dict[int, dict[str, Stored]] = {slo_id: {} for slo_id in regions}
-    for chunk in _chunks(sorted(regions, key=regions.get)):
-        lo = min(regions[i] for i in chunk)
+    # SLOs whose instants lie within a day of each other share a query; one SLO with
+    # an old instant must not make the others read their whole history.
+    groups: list[list[int]] = []
+    for slo_id in sorted(regions, key=regions.get):
+        if groups and len(groups[-1]) < CHUNK and regions[slo_id] - regions[groups[-1][0]] <= timedelta(days=1):
+            groups[-1].append(slo_id)
+        else:
+            groups.append([slo_id])
+    for chunk in groups:
+        lo = regions[chunk[0]]
         rows = session.execute(select(*COLUMNS).where(SloOutcome.slo_id.in_(chunk), SloOutcome.ref_at >= lo))
         for row in rows:
             s = Stored(*row)
@@ -98,15 +106,18 @@ def stored_keys(session: Session, keys: Mapping[int, set[str]]) -> dict[int, dic
 
 
 def stored_by_runs(session: Session, slo_ids: Iterable[int], run_ids: Iterable[int]) -> list[Stored]:
-    """Rows decided by any of these runs: where a changed run's old verdicts lie."""
-    slo_ids, run_ids = sorted(set(slo_ids)), sorted(set(run_ids))
+    """Rows decided by any of these runs: where a changed run's old verdicts lie.
+
+    Looked up by run alone (a handful of rows per run, by index) and filtered here: with
+    the SLO ids in the query too, the planner may intersect with the index of every row
+    of those SLOs."""
+    wanted, run_ids = set(slo_ids), sorted(set(run_ids))
     out: list[Stored] = []
-    if not slo_ids:
+    if not wanted:
         return out
     for chunk in _chunks(run_ids):
-        for ids in _chunks(slo_ids):
-            rows = session.execute(select(*COLUMNS).where(SloOutcome.slo_id.in_(ids), SloOutcome.run_id.in_(chunk)))
-            out += [Stored(*r) for r in rows]
+        rows = session.execute(select(*COLUMNS).where(SloOutcome.run_id.in_(chunk)))
+        out += [s for s in (Stored(*r) for r in rows) if s.slo_id in wanted]
     return out
 
 
