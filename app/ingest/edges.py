@@ -14,8 +14,9 @@ from datetime import datetime
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from app.ingest.records import Record
 from app.store.dialect import insert_ignore
-from app.store.models import Job, LineageEdge, Run, RunInput
+from app.store.models import LineageEdge, RunInput
 
 
 class EdgeTracker:
@@ -24,14 +25,14 @@ class EdgeTracker:
         # (job_id, dataset_id, direction) -> earliest eventTime seen in this batch
         self.touched: dict[tuple[int, int, str], datetime] = {}
 
-    def touch(self, job: Job, dataset_id: int, direction: str, at: datetime) -> None:
+    def touch(self, job: Record, dataset_id: int, direction: str, at: datetime) -> None:
         if job.edges_as_of is not None and at < job.edges_as_of:
             return  # a late event from before the graph was last reshaped must not reopen edges
         key = (job.id, dataset_id, direction)
         if key not in self.touched or at < self.touched[key]:
             self.touched[key] = at
 
-    def flush(self, completed_runs: dict[int, datetime], runs: dict[int, Run], jobs: dict[int, Job],
+    def flush(self, completed_runs: dict[int, datetime], runs: dict[int, Record], jobs: dict[int, Record],
               versions: list) -> None:
         job_ids = {k[0] for k in self.touched} | {runs[r].job_id for r in completed_runs if r in runs}
         if not job_ids:

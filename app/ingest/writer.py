@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ class EventStore:
         self.cache = IdCache()
         self._on_commit = on_commit
 
-    def store(self, events: list[ParsedEvent], attempts: int = 3) -> list[bool]:
+    def store(self, events: list[ParsedEvent], attempts: int = 5) -> list[bool]:
         """Store and commit; retried on conflicts with a concurrent writer (another replica)."""
         started = time.perf_counter()
         for attempt in range(attempts):
@@ -58,7 +59,10 @@ class EventStore:
                     or "deadlock" in str(exc.orig).lower()
                 if attempt + 1 == attempts or not retryable:
                     raise
-                time.sleep(0.01 * (attempt + 1))
+                log.warning("retrying a batch of %d events after a conflict with a concurrent writer: %s",
+                            len(events), type(exc.orig).__name__)
+                # Jitter, so two writers that just deadlocked do not collide again in step.
+                time.sleep(random.uniform(0.005, 0.02) * 2**attempt)
                 continue
             if result.learned is not None:
                 self.cache.absorb(result.learned)
