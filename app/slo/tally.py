@@ -30,6 +30,8 @@ from app.store.slo_models import SloOutcome
 # Past this many minutes since the last pass, one cold aggregate beats many ranges.
 MAX_INCREMENTAL_MINUTES = 6 * 60
 CHUNK = 500
+# Distinct window starts one cold aggregate sums over (two sums each).
+MAX_STARTS = 40
 
 
 class Tally:
@@ -82,32 +84,45 @@ def _counted():
 
 
 def cold_sums(session: Session, tallies: Mapping[int, Tally]) -> None:
-    """Set every tally's sums from the outcome table (one aggregate per window shape)."""
-    groups: dict[tuple, list[int]] = defaultdict(list)
-    for slo_id, tally in tallies.items():
-        groups[(tally.now, tuple(sorted(set(tally.starts.values()))))].append(slo_id)
-    for (now, starts), ids in groups.items():
-        columns = []
-        for start in starts:
-            inside = SloOutcome.bucket >= start
-            columns.append(func.sum(case((inside, _good()), else_=0)))
-            columns.append(func.sum(case((inside, 1), else_=0)))
-        by_start: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)
-        for chunk in _chunks(ids):
-            rows = session.execute(
-                select(SloOutcome.slo_id, *columns)
-                .where(SloOutcome.slo_id.in_(chunk), _counted(),
-                       SloOutcome.bucket >= starts[0], SloOutcome.bucket < now)
-                .group_by(SloOutcome.slo_id)
-            )
-            for slo_id, *sums in rows:
+    """Set every tally's sums from the outcome table: one scan of the verdicts of the
+    longest window, summing per SLO below each distinct window start (SLOs with the
+    same windows share their starts, so there are few), filtered to the SLOs here.
+    Past `MAX_STARTS` distinct starts (many calendar periods), one scan per shape."""
+    if not tallies:
+        return
+    starts = sorted({s for t in tallies.values() for s in t.starts.values()})
+    nows = {t.now for t in tallies.values()}
+    if len(starts) > MAX_STARTS or len(nows) > 1:
+        groups: dict[tuple, dict[int, Tally]] = defaultdict(dict)
+        for slo_id, tally in tallies.items():
+            groups[(tally.now, tuple(sorted(set(tally.starts.values()))))][slo_id] = tally
+        for (now, group_starts), group in groups.items():
+            _cold(session, group, list(group_starts), now, select_ids=True)
+        return
+    _cold(session, tallies, starts, nows.pop(), select_ids=len(tallies) <= CHUNK)
+
+
+def _cold(session: Session, tallies: Mapping[int, Tally], starts: list[int], now: int, select_ids: bool) -> None:
+    columns = []
+    for start in starts:
+        inside = SloOutcome.bucket >= start
+        columns.append(func.sum(case((inside, _good()), else_=0)))
+        columns.append(func.sum(case((inside, 1), else_=0)))
+    query = (select(SloOutcome.slo_id, *columns)
+             .where(_counted(), SloOutcome.bucket >= starts[0], SloOutcome.bucket < now)
+             .group_by(SloOutcome.slo_id))
+    by_start: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)
+    batches = _chunks(list(tallies)) if select_ids else [None]
+    for chunk in batches:
+        rows = session.execute(query if chunk is None else query.where(SloOutcome.slo_id.in_(chunk)))
+        for slo_id, *sums in rows:
+            if slo_id in tallies:
                 for i, start in enumerate(starts):
                     by_start[slo_id][start] = (int(sums[2 * i] or 0), int(sums[2 * i + 1] or 0))
-        for slo_id in ids:
-            tally = tallies[slo_id]
-            found = by_start.get(slo_id, {})
-            for name, start in tally.starts.items():
-                tally.sums[name] = list(found.get(start, (0, 0)))
+    for slo_id, tally in tallies.items():
+        found = by_start.get(slo_id, {})
+        for name, start in tally.starts.items():
+            tally.sums[name] = list(found.get(start, (0, 0)))
 
 
 def _shape(tally: Tally) -> tuple:

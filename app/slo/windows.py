@@ -11,6 +11,7 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -43,9 +44,18 @@ def parse_duration(text: str) -> timedelta:
     Month, quarter and year are deliberately not durations here: their length depends
     on where they fall, so they only exist as calendar periods.
     """
-    if not isinstance(text, str) or not _DURATION_RE.match(text.strip()):
+    if not isinstance(text, str):
+        # ValueError, not TypeError: pydantic only turns ValueError into a field error.
+        raise ValueError(f"expected a duration like 5m, 6h, 30d or 1h30m, got {text!r}")  # noqa: TRY004
+    return _parse_duration(text.strip())
+
+
+@lru_cache(maxsize=1024)
+def _parse_duration(text: str) -> timedelta:
+    """Every definition spells the same few windows: parsed once each."""
+    if not _DURATION_RE.match(text):
         raise ValueError(f"expected a duration like 5m, 6h, 30d or 1h30m, got {text!r}")
-    seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _PART_RE.findall(text.strip()))
+    seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _PART_RE.findall(text))
     return timedelta(seconds=seconds)
 
 
