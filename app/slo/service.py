@@ -334,6 +334,14 @@ class Evaluator:
     def _assess_and_store(self, session: Session, now: datetime) -> list[Evaluation]:
         out, rows = [], []
         for u in self.units.values():
+            if u.tally is not None and u.report is not None and u.entity_id is not None:
+                # Sums that did not move give the report they gave (same period length).
+                seen = (u.tally.version, u.slo.period().nominal_length(now))
+                if seen == u.tally_seen:
+                    out.append(Evaluation(u.id, u.name, u.entity, u.entity_id, u.namespace, u.entity_name,
+                                          u.owner, u.tier, u.labels, now, u.report, False))
+                    continue
+                u.tally_seen = seen
             counts = u.counts(now)
             key = (tuple(sorted((n, c.good, c.total) for n, c in counts.items())),
                    u.slo.period().nominal_length(now), u.definition_id, u.revision)

@@ -40,6 +40,8 @@ class Tally:
         self.now = now
         self.starts = {name: self._start_of(name, now) for name in self.specs}
         self.sums = {name: [0, 0] for name in self.specs}
+        # Bumped whenever a sum changes: a pass re-judges only tallies that moved.
+        self.version = 0
 
     def _start_of(self, name: str, now: int) -> int:
         spec = self.specs[name]
@@ -56,6 +58,7 @@ class Tally:
                 s = self.sums[name]
                 s[0] += good
                 s[1] += total
+                self.version += 1
 
     def counts(self) -> dict[str, Counts]:
         return {name: Counts(g, t) for name, (g, t) in self.sums.items()}
@@ -123,6 +126,7 @@ def _cold(session: Session, tallies: Mapping[int, Tally], starts: list[int], now
         found = by_start.get(slo_id, {})
         for name, start in tally.starts.items():
             tally.sums[name] = list(found.get(start, (0, 0)))
+        tally.version += 1
 
 
 def _shape(tally: Tally) -> tuple:
@@ -152,6 +156,7 @@ def advance_all(session: Session, tallies: Mapping[int, Tally], now: int) -> Non
                 s = tally.sums[name]
                 s[0] += sign * g
                 s[1] += sign * t
+                tally.version += 1
         tally.starts = dict(starts)
         tally.now = now
 

@@ -48,6 +48,8 @@ class Unit:
     # Digest of the numbers of the latest stored evaluation (slos.report_key).
     stored_key: str | None = None
     _conditions: tuple[timedelta, tuple[Condition, ...]] | None = None
+    # (tally version, period length) when last judged: unchanged means the same report.
+    tally_seen: tuple[int, timedelta] | None = None
 
     @property
     def kind(self) -> str:
