@@ -85,6 +85,8 @@ def run_size(args: argparse.Namespace, size: int, log) -> dict:
         result["lineage"] = measure.lineage_depth20(engine, url, est, args.reps, log)
         log("  search")
         result["search"] = measure.search_bench(engine, url, est, args.reps, log)
+        log("  memory of the lineage caches")
+        result["cache_memory"] = measure.cache_memory(engine)
     finally:
         engine.dispose()
     _print(size, result, log)
@@ -110,6 +112,9 @@ def _print(size: int, r: dict, log) -> None:
         f"p50 {g['lineage']['p50_ms']} ms, HTTP p50 {g['lineage_http']['p50_ms']} ms")
     log(f"    search: {s['queries']} queries; p50 {s['search']['p50_ms']} ms, "
         f"HTTP p50 {s['search_http']['p50_ms']} ms")
+    for name, m in r["cache_memory"].items():
+        log(f"    {name} cache: {m['entries']:,} entries, {m['held_mib']} MiB held "
+            f"({m['peak_mib']} MiB peak while loading)")
 
 
 def verdicts(results: dict, log) -> bool:

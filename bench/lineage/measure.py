@@ -15,13 +15,16 @@ import gc
 import random
 import statistics
 import time
+import tracemalloc
 from collections.abc import Callable
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from app.lineage.cache import GraphCache
 from app.lineage.graph import lineage_graph
 from app.lineage.impact import impact
+from app.lineage.nodecache import NodeCache
 from app.lineage.nodes import resolve
 from app.lineage.params import MAX_LIMIT
 from app.lineage.search import search
@@ -218,3 +221,24 @@ def search_bench(engine: Engine, url: str, est: Estate, reps: int, log) -> dict:
         lambda q: http.get("/api/v1/search", q=q, limit=10))
     http.close()
     return {"queries": len(queries), "search": _summary(fn_samples), "search_http": _summary(api_samples)}
+
+
+def cache_memory(engine: Engine) -> dict:
+    """What a process holds for fast lineage answers: each cache loaded afresh while
+    tracemalloc counts (which slows the load, so its time here is an upper bound)."""
+    factory = make_session_factory(engine)
+    out = {}
+    for name, cache in (("graph", GraphCache(max_edges=10**9)), ("nodes", NodeCache(max_nodes=10**9))):
+        gc.collect()
+        tracemalloc.start()
+        started = time.perf_counter()
+        with factory() as session:
+            cache.refresh(session)
+        seconds = time.perf_counter() - started
+        gc.collect()
+        held, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        entries = cache.edge_count if isinstance(cache, GraphCache) else len(cache.datasets) + len(cache.jobs)
+        out[name] = {"entries": entries, "held_mib": round(held / 2**20, 1),
+                     "peak_mib": round(peak / 2**20, 1), "load_seconds_traced": round(seconds, 2)}
+    return out
