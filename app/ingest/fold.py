@@ -222,13 +222,7 @@ class Folder:
             value = getattr(attrs, column)
             if value is not None:
                 setattr(job, column, value)
-        job.description = F.description(facets) or job.description
-        owners, tags = F.owners(facets), F.tags(facets)
-        if owners is not None:
-            job.owners = owners
-        if tags is not None:
-            job.tags = tags
-        job.updated_at = utcnow()
+        _describe(job, facets)
 
     def _merge_dataset(self, namespace: str, name: str, facets: dict[str, Any], t: datetime) -> int:
         dataset_id = self.ids.dataset(namespace, name)
@@ -243,12 +237,7 @@ class Folder:
         if source:
             dataset.source_name = F._str(source.get("name"), 1024) or dataset.source_name
             dataset.source_uri = F._str(source.get("uri")) or dataset.source_uri
-        dataset.description = F.description(facets) or dataset.description
-        owners, tags = F.owners(facets), F.tags(facets)
-        if owners is not None:
-            dataset.owners = owners
-        if tags is not None:
-            dataset.tags = tags
+        _describe(dataset, facets)
         dataset_type = facets.get("datasetType")
         if dataset_type:
             dataset.dataset_type = F._str(dataset_type.get("datasetType"), 64) or dataset.dataset_type
@@ -256,7 +245,6 @@ class Folder:
         fields = F.schema_fields(facets)
         if fields is not None:
             self.pending.schemas[dataset_id] = fields
-        dataset.updated_at = utcnow()
         return dataset_id
 
     def _output_version(self, run: Record, dataset_id: int, facets: dict[str, Any],
@@ -283,3 +271,14 @@ class Folder:
                 "run_id": run_id, "dataset_id": dataset_id, "assertion": a.assertion,
                 "column_name": a.column, "success": a.success, "severity": a.severity, "event_time": t,
             }
+
+
+def _describe(record: Record, facets: dict[str, Any]) -> None:
+    """Description, owners and tags: a facet that says nothing keeps what an earlier one said."""
+    record.description = F.description(facets) or record.description
+    owners, tags = F.owners(facets), F.tags(facets)
+    if owners is not None:
+        record.owners = owners
+    if tags is not None:
+        record.tags = tags
+    record.updated_at = utcnow()
