@@ -33,11 +33,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.alerts.signals import SloSignal
 from app.slo import fresh_store, recompute
+from app.slo.bulk import update_by_id
 from app.slo.burn import BurnReport
 from app.slo.definitions import DurationSLI, SuccessRateSLI
 from app.slo.extract import (
@@ -110,6 +111,7 @@ class Evaluator:
         # Called inside the pass's transaction with every evaluation (alerting hooks in).
         self.listeners: list[Callable[[Session, list[Evaluation]], None]] = []
         self.removed: list[Unit] = []
+        self.fingerprint: tuple | None = None
 
     # -- the pass --------------------------------------------------------------------
 
@@ -197,7 +199,24 @@ class Evaluator:
     # -- units -----------------------------------------------------------------------
 
     def _load_units(self, session: Session, now: datetime, full: bool) -> tuple[list[Unit], list[Unit]]:
-        """Units kept from the last pass (carried) and units built now (loaded)."""
+        """Units kept from the last pass (carried) and units built now (loaded).
+
+        When the definitions and SLO rows are as they were at the last pass (one small
+        aggregate over each table says so), every unit is carried without reading them."""
+        if any(u.entity_id is None for u in self.units.values()):
+            resolve_entities(session)
+        fingerprint = (
+            tuple(session.execute(select(func.count(), func.max(SloDefinitionRow.id),
+                                         func.sum(SloDefinitionRow.revision),
+                                         func.max(SloDefinitionRow.updated_at))).one()),
+            tuple(session.execute(select(func.count(), func.max(Slo.id), func.count(Slo.entity_id),
+                                         func.sum(Slo.entity_id))).one()),
+        )
+        if self.units and fingerprint == self.fingerprint \
+                and all(u.materialized or u.entity_id is None for u in self.units.values()):
+            self.removed = []
+            return list(self.units.values()), []
+        self.fingerprint = fingerprint
         defs = {row.id: row for row in session.scalars(select(SloDefinitionRow))}
         columns = (Slo.id, Slo.definition_id, Slo.entity, Slo.namespace, Slo.entity_name,
                    Slo.entity_id, Slo.materialized_revision, Slo.report_key)
@@ -359,10 +378,12 @@ class Evaluator:
             out.append(Evaluation(u.id, u.name, u.entity, u.entity_id, u.namespace, u.entity_name,
                                   u.owner, u.tier, u.labels, now, u.report, changed))
         if rows:
-            ids = session.execute(insert(SloEvaluation).returning(SloEvaluation.id, SloEvaluation.slo_id),
+            # Core insert: the ORM would split the rows by which columns are None.
+            table = SloEvaluation.__table__
+            ids = session.execute(insert(table).returning(table.c.id, table.c.slo_id),
                                   [{k: v for k, v in r.items() if k != "key"} for r in rows]).all()
             by_slo = {slo_id: eid for eid, slo_id in ids}
-            session.execute(update(Slo), [
+            update_by_id(session, Slo.__table__, [
                 {"id": r["slo_id"], "state": r["state"], "severity": r["severity"],
                  "latest_evaluation_id": by_slo[r["slo_id"]], "report_key": r["key"]} for r in rows])
         return out
