@@ -115,7 +115,8 @@ def impacted_assets(session: Session, incident: Incident) -> tuple[ImpactedAsset
 
 
 def build_notification(
-    session: Session, runtime: AlertRuntime, incident: Incident, action: Action, key: str
+    session: Session, runtime: AlertRuntime, incident: Incident, action: Action, key: str,
+    impacted: tuple[ImpactedAsset, ...] | None = None,
 ) -> Notification:
     root = incident.root_cause or {}
     root_text = None
@@ -140,7 +141,7 @@ def build_notification(
         burn_rates={k: float(v) for k, v in (incident.burn_rates or {}).items() if v is not None},
         budget_remaining=incident.budget_remaining,
         root_cause=root_text,
-        impacted=impacted_assets(session, incident),
+        impacted=impacted if impacted is not None else impacted_assets(session, incident),
         links=(Link(f"{base}/api/v1/incidents/{incident.id}", "Incident"),),
         incident_id=str(incident.id),
     )
@@ -160,9 +161,12 @@ def enqueue(
     session.flush()
     subs = receivers if receivers is not None else route(session, runtime, incident, now)
     rows = []
+    # The same for every receiver: read once, before the rows below are added (each
+    # query would otherwise flush the previous receiver's row first).
+    impacted = impacted_assets(session, incident) if subs else ()
     for sub in subs:
         key = f"n-{uuid.uuid4().hex}"
-        note = build_notification(session, runtime, incident, action, key)
+        note = build_notification(session, runtime, incident, action, key, impacted)
         row = OutboxNotification(
             incident_id=incident.id,
             receiver=sub.receiver,
