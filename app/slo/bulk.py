@@ -1,37 +1,81 @@
-"""Writing many rows of the SLO tables per pass with few statements.
+"""Statements that carry many rows or ids per pass, kept small on PostgreSQL.
 
-A pass updates the `slos` row of every SLO whose evaluation changed (hundreds); an
-ORM bulk update by primary key is one UPDATE per row, one round trip each on
-PostgreSQL. There one UPDATE ... FROM (VALUES ...) does all of them; SQLite, in
-process, keeps the plain executemany.
+A pass writes hundreds of evaluation rows, updates as many `slos` rows and looks up
+hundreds of runs by id. Rendered the usual way, each value is its own placeholder:
+an ORM bulk update is one UPDATE per row (a round trip each), an IN list of 500 ids
+is 500 placeholders that SQLAlchemy renders and psycopg re-parses on every execution,
+which cost more than the queries themselves. On PostgreSQL each column travels as one
+array parameter instead (`unnest`, `= ANY`), so the statement text is fixed and cached.
+SQLite, in process and without arrays, keeps the plain forms.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, column, update, values
+from sqlalchemy import BigInteger, ColumnElement, String, any_, bindparam, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-CHUNK = 1000
+from app.store.slo_models import Slo, SloEvaluation
 
 
-def _chunks(items: list[Any], size: int = CHUNK) -> Iterable[list[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+def postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
-def update_by_id(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Set the given columns of rows identified by "id"; every row has the same keys."""
+def in_(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column IN values`, as `column = ANY(:array)` on PostgreSQL (ids or strings)."""
+    values = list(values)
+    if not postgres(session):
+        return column.in_(values)
+    kind = String if values and isinstance(values[0], str) else BigInteger
+    return column == any_(bindparam(None, values, type_=ARRAY(kind)))
+
+
+_UPDATE_SLOS = text("""
+UPDATE slos SET state = v.state, severity = v.severity, latest_evaluation_id = v.eid, report_key = v.key
+FROM unnest(CAST(:ids AS bigint[]), CAST(:states AS text[]), CAST(:severities AS text[]),
+            CAST(:eids AS bigint[]), CAST(:keys AS text[])) AS v(id, state, severity, eid, key)
+WHERE slos.id = v.id
+""")
+
+_INSERT_EVALUATIONS = text("""
+INSERT INTO slo_evaluations (slo_id, evaluated_at, state, severity, budget_remaining, report)
+SELECT * FROM unnest(CAST(:slo_ids AS bigint[]), CAST(:ats AS timestamptz[]), CAST(:states AS text[]),
+                     CAST(:severities AS text[]), CAST(:budgets AS float8[]), CAST(:reports AS jsonb[]))
+RETURNING id, slo_id
+""")
+
+
+def store_evaluations(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert evaluation rows (slo_id, evaluated_at, state, severity, budget_remaining,
+    report, key) and point each SLO's row at its new latest evaluation."""
     if not rows:
         return
-    names = [c for c in rows[0] if c != "id"]
-    if session.get_bind().dialect.name != "postgresql":
-        stmt = update(table).where(table.c.id == bindparam("_id")).values({c: bindparam(c) for c in names})
-        session.execute(stmt, [{"_id": r["id"], **{c: r[c] for c in names}} for r in rows])
+    if postgres(session):
+        ids = session.execute(_INSERT_EVALUATIONS, {
+            "slo_ids": [r["slo_id"] for r in rows], "ats": [r["evaluated_at"] for r in rows],
+            "states": [r["state"] for r in rows], "severities": [r["severity"] for r in rows],
+            "budgets": [r["budget_remaining"] for r in rows],
+            "reports": [json.dumps(r["report"]) for r in rows]}).all()
+    else:
+        table = SloEvaluation.__table__
+        ids = session.execute(table.insert().returning(table.c.id, table.c.slo_id),
+                              [{k: v for k, v in r.items() if k != "key"} for r in rows]).all()
+    latest = {slo_id: eid for eid, slo_id in ids}
+    if postgres(session):
+        session.execute(_UPDATE_SLOS, {
+            "ids": [r["slo_id"] for r in rows], "states": [r["state"] for r in rows],
+            "severities": [r["severity"] for r in rows], "eids": [latest[r["slo_id"]] for r in rows],
+            "keys": [r["key"] for r in rows]})
         return
-    for chunk in _chunks(rows):
-        v = values(column("id", table.c.id.type), *[column(c, table.c[c].type) for c in names], name="v") \
-            .data([(r["id"], *(r[c] for c in names)) for r in chunk])
-        session.execute(update(table).where(table.c.id == v.c.id).values({c: v.c[c] for c in names}))
+    table = Slo.__table__
+    session.execute(
+        update(table).where(table.c.id == bindparam("_id")).values(
+            state=bindparam("state"), severity=bindparam("severity"),
+            latest_evaluation_id=bindparam("eid"), report_key=bindparam("key")),
+        [{"_id": r["slo_id"], "state": r["state"], "severity": r["severity"], "eid": latest[r["slo_id"]],
+          "key": r["key"]} for r in rows])

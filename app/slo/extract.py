@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
+from app.slo.bulk import in_
 from app.store.models import (
     Dataset,
     DatasetVersion,
@@ -72,7 +73,7 @@ def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
 def runs_by_id(session: Session, ids: Iterable[int]) -> list[RunRow]:
     out: list[RunRow] = []
     for chunk in _chunks(sorted(set(ids))):
-        out += _run_rows(session.execute(select(*_run_columns()).where(Run.id.in_(chunk))))
+        out += _run_rows(session.execute(select(*_run_columns()).where(in_(session, Run.id, chunk))))
     return out
 
 
@@ -93,7 +94,7 @@ def runs_by_anchor(session: Session, since: dict[int, datetime]) -> dict[int, li
         lo = group[0][1]
         wanted = dict(group)
         rows = session.execute(
-            select(*_run_columns()).where(Run.job_id.in_(list(wanted)), ANCHOR >= lo)
+            select(*_run_columns()).where(in_(session, Run.job_id, list(wanted)), ANCHOR >= lo)
         )
         for r in _run_rows(rows):
             if r.anchor is not None and r.anchor >= wanted[r.job_id]:
@@ -108,7 +109,7 @@ def runs_started_since(session: Session, since: dict[int, datetime]) -> dict[int
         return out
     lo = min(since.values())
     for chunk in _chunks(list(since)):
-        rows = session.execute(select(*_run_columns()).where(Run.job_id.in_(chunk), Run.started_at >= lo))
+        rows = session.execute(select(*_run_columns()).where(in_(session, Run.job_id, chunk), Run.started_at >= lo))
         for r in _run_rows(rows):
             if r.started_at >= since[r.job_id]:
                 out[r.job_id].append(r)
@@ -123,8 +124,8 @@ def running_started_between(
     for chunk in _chunks(sorted(set(job_ids))):
         out += _run_rows(session.execute(
             select(*_run_columns()).where(
-                Run.state.in_(("NEW", "RUNNING")), Run.started_at >= lo, Run.started_at < hi,
-                Run.job_id.in_(chunk),
+                in_(session, Run.state, ("NEW", "RUNNING")), Run.started_at >= lo, Run.started_at < hi,
+                in_(session, Run.job_id, chunk),
             )
         ))
     return out
@@ -164,7 +165,7 @@ def writes_since(session: Session, since: dict[int, datetime], rows: bool = True
         .join(Run, Run.id == DatasetVersion.run_id)
         .where(Run.state == "COMPLETED", Run.ended_at.is_not(None)))
     for chunk in _chunks(list(since)):
-        rows = session.execute(query.where(DatasetVersion.dataset_id.in_(chunk), Run.ended_at >= lo))
+        rows = session.execute(query.where(in_(session, DatasetVersion.dataset_id, chunk), Run.ended_at >= lo))
         for row in rows:
             w = Write(*row)
             if w.at >= since[w.dataset_id]:
@@ -186,7 +187,7 @@ def writes_before(
     for chunk in _chunks(list(before)):
         # Each dataset has its own cut-off, so rank within the dataset below it.
         cutoffs = or_(*[and_(DatasetVersion.dataset_id == d, Run.ended_at < before[d]) for d in chunk])
-        inner = _writes_query().where(DatasetVersion.dataset_id.in_(chunk), Run.ended_at < hi, cutoffs)
+        inner = _writes_query().where(in_(session, DatasetVersion.dataset_id, chunk), Run.ended_at < hi, cutoffs)
         if with_rows:
             inner = inner.where(func.coalesce(DatasetVersion.row_count, QualityMetrics.row_count).is_not(None))
         ranked = inner.add_columns(
@@ -221,7 +222,7 @@ def checks_since(session: Session, since: dict[int, datetime]) -> dict[int, list
         rows = session.execute(
             select(QualityAssertion.id, QualityAssertion.dataset_id, QualityAssertion.run_id,
                    QualityAssertion.assertion, QualityAssertion.success, QualityAssertion.event_time)
-            .where(QualityAssertion.dataset_id.in_(chunk), QualityAssertion.event_time >= lo)
+            .where(in_(session, QualityAssertion.dataset_id, chunk), QualityAssertion.event_time >= lo)
         )
         for row in rows:
             c = Check(*row)
@@ -253,7 +254,7 @@ def touched_by_events(session: Session, after: int, also: Iterable[int] = ()) ->
     cond = LineageEvent.id > after
     extra = sorted(set(also))
     if extra:
-        cond = or_(cond, LineageEvent.id.in_(extra))
+        cond = or_(cond, in_(session, LineageEvent.id, extra))
     rows = session.execute(
         select(LineageEvent.id, LineageEvent.run_uuid, LineageEvent.job_namespace, LineageEvent.job_name)
         .where(cond)
@@ -269,16 +270,16 @@ def touched_by_events(session: Session, after: int, also: Iterable[int] = ()) ->
         for run_id, job_id, uuid, ns, name in session.execute(
             select(Run.id, Run.job_id, Run.run_uuid, Namespace.name, Job.name)
             .join(Job, Job.id == Run.job_id).join(Namespace, Namespace.id == Job.namespace_id)
-            .where(Run.run_uuid.in_(chunk))
+            .where(in_(session, Run.run_uuid, chunk))
         ):
             if (ns, name) in by_uuid[uuid]:
                 run_ids.add(run_id)
                 job_ids.add(job_id)
     dataset_ids: set[int] = set()
     for chunk in _chunks(sorted(run_ids)):
-        dataset_ids.update(session.scalars(select(DatasetVersion.dataset_id).where(DatasetVersion.run_id.in_(chunk))))
+        dataset_ids.update(session.scalars(select(DatasetVersion.dataset_id).where(in_(session, DatasetVersion.run_id, chunk))))
         dataset_ids.update(d for d in session.scalars(
-            select(QualityAssertion.dataset_id).where(QualityAssertion.run_id.in_(chunk))) if d is not None)
+            select(QualityAssertion.dataset_id).where(in_(session, QualityAssertion.run_id, chunk))) if d is not None)
     return Touched(run_ids, job_ids, dataset_ids, max(seen, default=after), seen)
 
 
@@ -289,7 +290,7 @@ def max_event_id(session: Session) -> int:
 def writes_of_runs(session: Session, run_ids: Iterable[int]) -> list[Write]:
     out: list[Write] = []
     for chunk in _chunks(sorted(set(run_ids))):
-        out += [Write(*row) for row in session.execute(_writes_query().where(DatasetVersion.run_id.in_(chunk)))]
+        out += [Write(*row) for row in session.execute(_writes_query().where(in_(session, DatasetVersion.run_id, chunk)))]
     return out
 
 
@@ -297,7 +298,7 @@ def writes_by_version(session: Session, ids: Iterable[int]) -> list[Write]:
     """Completed writes by version id (a version whose run is not COMPLETED is left out)."""
     out: list[Write] = []
     for chunk in _chunks(sorted(set(ids))):
-        out += [Write(*row) for row in session.execute(_writes_query().where(DatasetVersion.id.in_(chunk)))]
+        out += [Write(*row) for row in session.execute(_writes_query().where(in_(session, DatasetVersion.id, chunk)))]
     return out
 
 
@@ -307,7 +308,7 @@ def checks_of_runs(session: Session, run_ids: Iterable[int]) -> list[Check]:
         out += [Check(*row) for row in session.execute(
             select(QualityAssertion.id, QualityAssertion.dataset_id, QualityAssertion.run_id,
                    QualityAssertion.assertion, QualityAssertion.success, QualityAssertion.event_time)
-            .where(QualityAssertion.run_id.in_(chunk), QualityAssertion.dataset_id.is_not(None))
+            .where(in_(session, QualityAssertion.run_id, chunk), QualityAssertion.dataset_id.is_not(None))
         )]
     return out
 
@@ -323,7 +324,7 @@ def dataset_first_seen(session: Session, ids: Iterable[int]) -> dict[int, dateti
     out: dict[int, datetime] = {}
     for chunk in _chunks(sorted(set(ids))):
         for i, created, at in session.execute(
-            select(Dataset.id, Dataset.created_at, first).where(Dataset.id.in_(chunk))
+            select(Dataset.id, Dataset.created_at, first).where(in_(session, Dataset.id, chunk))
         ):
             out[i] = min(created, aware(at)) if at is not None else created
     return out
@@ -342,6 +343,6 @@ def job_first_seen(session: Session, ids: Iterable[int]) -> dict[int, datetime]:
     first = select(func.min(ANCHOR)).select_from(Run).where(Run.job_id == Job.id).scalar_subquery()
     out: dict[int, datetime] = {}
     for chunk in _chunks(sorted(set(ids))):
-        for i, created, at in session.execute(select(Job.id, Job.created_at, first).where(Job.id.in_(chunk))):
+        for i, created, at in session.execute(select(Job.id, Job.created_at, first).where(in_(session, Job.id, chunk))):
             out[i] = min(created, aware(at)) if at is not None else created
     return out

@@ -23,6 +23,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from app.slo import recompute
+from app.slo.bulk import in_
 from app.slo.extract import (
     Touched,
     aware,
@@ -67,8 +68,8 @@ def build(session: Session, units: list[Unit], now: datetime, changes: recompute
     first_seen = dataset_first_seen(session, by_ds)
     ids = [u.id for u in units]
     for chunk in _chunks(ids):
-        session.execute(delete(SloOutcome).where(SloOutcome.slo_id.in_(chunk)))
-        session.execute(delete(SloFreshSpan).where(SloFreshSpan.slo_id.in_(chunk)))
+        session.execute(delete(SloOutcome).where(in_(session, SloOutcome.slo_id, chunk)))
+        session.execute(delete(SloFreshSpan).where(in_(session, SloFreshSpan.slo_id, chunk)))
     spans: list[dict] = []
     for u in units:
         found = before.get(u.entity_id, []) + writes.get(u.entity_id, [])
@@ -98,10 +99,10 @@ def load(session: Session, units: list[Unit], now: datetime) -> list[Unit]:
     for chunk in _chunks(ids):
         for slo_id, a, b in session.execute(
             select(SloFreshSpan.slo_id, SloFreshSpan.start_at, SloFreshSpan.end_at)
-            .where(SloFreshSpan.slo_id.in_(chunk)).order_by(SloFreshSpan.start_at)
+            .where(in_(session, SloFreshSpan.slo_id, chunk)).order_by(SloFreshSpan.start_at)
         ):
             spans[slo_id].append((a, b))
-        for slo_id, fresh_from, at in session.execute(select(Slo.id, Slo.fresh_from, last).where(Slo.id.in_(chunk))):
+        for slo_id, fresh_from, at in session.execute(select(Slo.id, Slo.fresh_from, last).where(in_(session, Slo.id, chunk))):
             latest[slo_id] = (fresh_from, at)
     first_seen = dataset_first_seen(session, {u.entity_id for u in units})
     rebuild = []
@@ -184,7 +185,7 @@ def prune(session: Session, units: Mapping[int, Unit], now: datetime) -> int:
         for chunk in _chunks(ids):
             keep = select(func.max(o.ref_at)).where(o.slo_id == SloOutcome.slo_id, o.ref_at < at).scalar_subquery()
             result = session.execute(delete(SloOutcome).where(
-                SloOutcome.slo_id.in_(chunk), SloOutcome.ref_at < at, SloOutcome.ref_at < keep))
+                in_(session, SloOutcome.slo_id, chunk), SloOutcome.ref_at < at, SloOutcome.ref_at < keep))
             removed += result.rowcount or 0
-            session.execute(delete(SloFreshSpan).where(SloFreshSpan.slo_id.in_(chunk), SloFreshSpan.end_at < at))
+            session.execute(delete(SloFreshSpan).where(in_(session, SloFreshSpan.slo_id, chunk), SloFreshSpan.end_at < at))
     return removed

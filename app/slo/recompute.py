@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, cast, delete, func, insert, select, union_all
 from sqlalchemy.orm import Session
 
+from app.slo.bulk import in_
 from app.slo.definitions import DurationSLI, SuccessRateSLI, VolumeSLI
 from app.slo.extract import (
     Touched,
@@ -85,7 +86,7 @@ def stored_since(session: Session, regions: Mapping[int, datetime]) -> dict[int,
             groups.append([slo_id])
     for chunk in groups:
         lo = regions[chunk[0]]
-        rows = session.execute(select(*COLUMNS).where(SloOutcome.slo_id.in_(chunk), SloOutcome.ref_at >= lo))
+        rows = session.execute(select(*COLUMNS).where(in_(session, SloOutcome.slo_id, chunk), SloOutcome.ref_at >= lo))
         for row in rows:
             s = Stored(*row)
             if s.ref_at >= regions[s.slo_id]:
@@ -98,7 +99,7 @@ def stored_keys(session: Session, keys: Mapping[int, set[str]]) -> dict[int, dic
     pairs = [(slo_id, key) for slo_id, ks in keys.items() for key in ks]
     for chunk in _chunks(pairs):
         ids, names = {p[0] for p in chunk}, {p[1] for p in chunk}
-        for row in session.execute(select(*COLUMNS).where(SloOutcome.slo_id.in_(ids), SloOutcome.key.in_(names))):
+        for row in session.execute(select(*COLUMNS).where(in_(session, SloOutcome.slo_id, ids), in_(session, SloOutcome.key, names))):
             s = Stored(*row)
             if s.key in keys[s.slo_id]:
                 out[s.slo_id][s.key] = s
@@ -116,7 +117,7 @@ def stored_by_runs(session: Session, slo_ids: Iterable[int], run_ids: Iterable[i
     if not wanted:
         return out
     for chunk in _chunks(run_ids):
-        rows = session.execute(select(*COLUMNS).where(SloOutcome.run_id.in_(chunk)))
+        rows = session.execute(select(*COLUMNS).where(in_(session, SloOutcome.run_id, chunk)))
         out += [s for s in (Stored(*r) for r in rows) if s.slo_id in wanted]
     return out
 
@@ -168,7 +169,7 @@ class Changes:
 
     def flush(self, session: Session) -> None:
         for chunk in _chunks(self.deletes):
-            session.execute(delete(SloOutcome).where(SloOutcome.id.in_(chunk)))
+            session.execute(delete(SloOutcome).where(in_(session, SloOutcome.id, chunk)))
         if self.inserts:
             for chunk in _chunks(self.inserts, 5000):
                 session.execute(insert(SloOutcome), chunk)
@@ -365,7 +366,7 @@ def quality(session: Session, regions: Mapping[Unit, datetime], changes: Changes
 def backfill(session: Session, units: list[Unit], now: datetime, changes: Changes) -> None:
     """Recompute every verdict of these SLOs over their whole period (stored rows dropped)."""
     for chunk in _chunks([u.id for u in units]):
-        session.execute(delete(SloOutcome).where(SloOutcome.slo_id.in_(chunk)))
+        session.execute(delete(SloOutcome).where(in_(session, SloOutcome.slo_id, chunk)))
     by_kind: dict[str, dict[Unit, datetime]] = defaultdict(dict)
     for unit in units:
         floor = from_bucket(unit.tally.floor)
@@ -392,7 +393,7 @@ def prune(session: Session, floors: Mapping[int, int]) -> int:
     for floor, ids in by_floor.items():
         for chunk in _chunks(ids):
             result = session.execute(delete(SloOutcome).where(
-                and_(SloOutcome.slo_id.in_(chunk), SloOutcome.bucket < floor)))
+                and_(in_(session, SloOutcome.slo_id, chunk), SloOutcome.bucket < floor)))
             removed += result.rowcount or 0
     return removed
 

@@ -33,12 +33,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.alerts.signals import SloSignal
 from app.slo import fresh_store, recompute
-from app.slo.bulk import update_by_id
+from app.slo.bulk import store_evaluations
 from app.slo.burn import BurnReport
 from app.slo.definitions import DurationSLI, SuccessRateSLI
 from app.slo.extract import (
@@ -55,7 +55,7 @@ from app.slo.store import definition_of, resolve_entities, sync_targets
 from app.slo.tally import MAX_INCREMENTAL_MINUTES, advance_all, cold_sums
 from app.slo.units import Unit
 from app.slo.windows import as_utc
-from app.store.slo_models import Slo, SloDefinitionRow, SloEvaluation, SloEvaluatorState
+from app.store.slo_models import Slo, SloDefinitionRow, SloEvaluatorState
 
 SELECTOR_REFRESH = timedelta(minutes=5)
 PRUNE_EVERY = timedelta(hours=1)
@@ -377,15 +377,7 @@ class Evaluator:
                              "report": history_document(u.report, u.revision), "key": digest})
             out.append(Evaluation(u.id, u.name, u.entity, u.entity_id, u.namespace, u.entity_name,
                                   u.owner, u.tier, u.labels, now, u.report, changed))
-        if rows:
-            # Core insert: the ORM would split the rows by which columns are None.
-            table = SloEvaluation.__table__
-            ids = session.execute(insert(table).returning(table.c.id, table.c.slo_id),
-                                  [{k: v for k, v in r.items() if k != "key"} for r in rows]).all()
-            by_slo = {slo_id: eid for eid, slo_id in ids}
-            update_by_id(session, Slo.__table__, [
-                {"id": r["slo_id"], "state": r["state"], "severity": r["severity"],
-                 "latest_evaluation_id": by_slo[r["slo_id"]], "report_key": r["key"]} for r in rows])
+        store_evaluations(session, rows)
         return out
 
     def _advance_watermark(self, state: SloEvaluatorState, touched) -> None:

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import Integer, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from app.slo.bulk import in_
 from app.slo.burn import Counts
 from app.slo.ledger import WindowStart
 from app.store.slo_models import SloOutcome
@@ -117,7 +118,7 @@ def _cold(session: Session, tallies: Mapping[int, Tally], starts: list[int], now
     by_start: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)
     batches = _chunks(list(tallies)) if select_ids else [None]
     for chunk in batches:
-        rows = session.execute(query if chunk is None else query.where(SloOutcome.slo_id.in_(chunk)))
+        rows = session.execute(query if chunk is None else query.where(in_(session, SloOutcome.slo_id, chunk)))
         for slo_id, *sums in rows:
             if slo_id in tallies:
                 for i, start in enumerate(starts):
