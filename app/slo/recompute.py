@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, cast, delete, func, insert, select, union_all
+from sqlalchemy import Integer, and_, cast, delete, func, insert, select, text, union_all
 from sqlalchemy.orm import Session
 
-from app.slo.bulk import in_
+from app.slo.bulk import in_, postgres
 from app.slo.definitions import DurationSLI, SuccessRateSLI, VolumeSLI
 from app.slo.extract import (
     Touched,
@@ -304,6 +304,19 @@ def volume(session: Session, regions: Mapping[Unit, datetime], changes: Changes,
             changes.diff(unit, _raw(unit, old[unit.id]), fresh)
 
 
+# The last few volume verdicts of each SLO before its instant, one index walk each.
+_LAST_VERDICTS = text("""
+SELECT v.slo_id, o.ref_at, o.key
+FROM unnest(CAST(:ids AS bigint[]), CAST(:befores AS timestamptz[]), CAST(:limits AS int[]))
+     AS v(slo_id, before, n)
+CROSS JOIN LATERAL (
+    SELECT ref_at, key FROM slo_outcomes
+    WHERE slo_id = v.slo_id AND ref_at < v.before AND key LIKE 'v:%'
+    ORDER BY ref_at DESC LIMIT v.n
+) AS o
+""")
+
+
 def _known_writes(session: Session, regions: Mapping[Unit, datetime], old: Mapping[int, Mapping[str, Stored]],
                   touched: Touched) -> dict[Unit, list[Write]]:
     """Writes of each SLO's dataset that its verdicts need, found through its stored
@@ -323,8 +336,14 @@ def _known_writes(session: Session, regions: Mapping[Unit, datetime], old: Mappi
         wanted[unit] = sli.versions if isinstance(sli.rule(), MedianFraction) else 0
     history: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
     needing = [(u, n) for u, n in wanted.items() if n]
-    for chunk in _chunks(needing, 200):
-        # One more than needed: a tie at the cut would make the choice ambiguous.
+    # One more than needed: a tie at the cut would make the choice ambiguous.
+    if needing and postgres(session):
+        rows = session.execute(_LAST_VERDICTS, {
+            "ids": [u.id for u, _ in needing], "befores": [regions[u] for u, _ in needing],
+            "limits": [n + 1 for _, n in needing]})
+        for slo_id, ref_at, key in rows:
+            history[slo_id].append((ref_at, int(key[2:])))
+    for chunk in _chunks(needing if not postgres(session) else [], 200):
         parts = [select(SloOutcome.slo_id, SloOutcome.ref_at, SloOutcome.key).where(
             SloOutcome.slo_id == u.id, SloOutcome.ref_at < regions[u], SloOutcome.key.like("v:%"))
             .order_by(SloOutcome.ref_at.desc()).limit(n + 1).subquery().select()
