@@ -1,10 +1,12 @@
 """Property: the incremental evaluator always equals a brute-force recount.
 
 Random streams of runs (scheduled or not, retried, out of order, duplicated, unfinished,
-late, writing a dataset with row counts and assertions) are stored through the real
-ingestion code; after every step one long-lived evaluator advances and each SLO's window
-counts must equal `recount`, which recomputes them from the store alone. Each example
-works on its own job and dataset, in the same database.
+late, writing a dataset with row counts and assertions, completed and later failed) are
+stored through the real ingestion code; after every step the evaluator advances and each
+SLO's window counts must equal `recount`, which recomputes them from the store alone.
+Now and then the evaluator is replaced by a new one, as after a restart: it rebuilds
+from what the previous ones stored (window sums, freshness stretches), not from the
+runs. Each example works on its own job and dataset, in the same database.
 """
 
 from __future__ import annotations
@@ -80,10 +82,11 @@ runs = st.fixed_dictionaries({
     "rows": st.one_of(st.none(), st.integers(0, 200)),
     "check": st.one_of(st.none(), st.booleans()),
     "dup": st.booleans(),
+    "flip": st.integers(0, 5),  # 0: a completed run is marked failed at the next step
 })
 # Clock moves of up to 2.5 h, and now and then past the 6 h after which sums are rebuilt.
 advances = st.one_of(st.integers(0, 150), st.just(420))
-steps = st.lists(st.tuples(advances, st.lists(runs, max_size=3)), min_size=1, max_size=7)
+steps = st.lists(st.tuples(advances, st.lists(runs, max_size=3), st.integers(0, 3)), min_size=1, max_size=7)
 examples = itertools.count()
 
 
@@ -108,7 +111,9 @@ def _events(p: str, r: dict) -> tuple[list[dict], list[dict]]:
     if r["finish_later"]:
         return first, last
     now = last + first if r["reverse"] else first + last
-    return now + (now if r["dup"] else []), []
+    later = [run_event("FAIL", run_id, job, namespace=NS, at=end + 1, run_facets=facets)] \
+        if r["ok"] and r["flip"] == 0 else []
+    return now + (now if r["dup"] else []), later
 
 
 # No shrinking: each example stores events, and shrinking one took minutes; a failure
@@ -123,8 +128,10 @@ def test_incremental_evaluation_equals_a_recount(factory, steps):
     apply(factory, SLOS.format(p=p))
     later: list[dict] = []
     try:
-        for advance, batch in steps:
+        for advance, batch, restart in steps:
             now += timedelta(minutes=advance)
+            if restart == 0:
+                evaluator = Evaluator()
             events, later = later, []
             for r in batch:
                 sent, held = _events(p, r)
