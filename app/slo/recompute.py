@@ -37,6 +37,7 @@ from app.slo.outcomes import MedianFraction
 from app.slo.units import Unit
 from app.slo.verdicts import (
     GROUP_SLACK,
+    HISTORY_ONLY,
     Verdict,
     duration_verdicts,
     quality_verdicts,
@@ -208,6 +209,7 @@ def refresh_slices(session: Session, units: Mapping[int, Unit], changes: Changes
         for bucket, good in session.execute(
             select(SloOutcome.bucket, cast(SloOutcome.good, Integer)).where(
                 SloOutcome.slo_id == slo_id, SloOutcome.counted.is_(False),
+                SloOutcome.key.not_like(f"{HISTORY_ONLY}%"),
                 SloOutcome.bucket >= lo, SloOutcome.bucket < hi)
         ):
             cell = raw[bucket // size]

@@ -18,6 +18,7 @@ from app.slo.extract import dataset_first_seen, job_first_seen, writes_before, w
 from app.slo.ledger import from_bucket, slice_verdicts, to_bucket
 from app.slo.store import definition_of
 from app.slo.units import Unit
+from app.slo.verdicts import HISTORY_ONLY
 from app.slo.windows import as_utc
 from app.store.slo_models import Slo, SloDefinitionRow
 
@@ -53,7 +54,8 @@ def recount(session: Session, slo_id: int, now: datetime) -> dict[str, Counts]:
         recompute.quality(session, {unit: floor}, changes, replace=True)
     series = BucketSeries()
     for r in changes.inserts:
-        series.add(r["bucket"], int(r["good"]), 1)
+        if not r["key"].startswith(HISTORY_ONLY):
+            series.add(r["bucket"], int(r["good"]), 1)
     if unit.sliced:
         series = slice_verdicts(series, unit.slo.time_slice.window // timedelta(minutes=1),
                                 Fraction(unit.slo.time_slice.target))

@@ -29,6 +29,8 @@ from app.slo.windows import as_utc
 
 # How far before the period a run group may belong and still count (see module doc).
 GROUP_SLACK = timedelta(days=1)
+# Key prefix of a write kept only as the history of later verdicts (see volume_verdicts).
+HISTORY_ONLY = "h:"
 # Outcomes dated this far past `now` (clock skew) are not kept.
 FUTURE_LIMIT = timedelta(days=1)
 
@@ -184,6 +186,12 @@ def volume_verdicts(slo: SLODefinition, history: list[Write], writes: list[Write
         counts.append(w.row_count)
         if good is not None:
             out.append(Verdict(f"v:{w.version_id}", to_bucket(w.at), good, w.at, w.run_id))
+        else:
+            # The first write has nothing to compare with and is not judged, but it is
+            # every later write's history: kept, never counted, so that a change to its
+            # run (withdrawn, moved) is found like any other verdict's.
+            out.append(Verdict(f"{HISTORY_ONLY}{w.version_id}", to_bucket(w.at), True, w.at, w.run_id,
+                               counted=False))
     return out
 
 

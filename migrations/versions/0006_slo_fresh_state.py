@@ -5,8 +5,10 @@ Freshness SLOs used to reload every completed write of their period after each r
 from them. Now the stale stretches are stored (`slo_fresh_spans`, exact from
 `slos.fresh_from` up to the last write), and every write counted is kept as a verdict
 row in `slo_outcomes` (key `w:<run id>`, not counted in any window), so a changed run
-tells which write instant it moved from. Existing freshness SLOs are marked
-unmaterialised so the next pass builds this state from the store.
+tells which write instant it moved from. Volume SLOs now keep their first write
+(which has no history to be judged against) as a never-counted `h:` row, for the same
+reason. Existing freshness and volume SLOs are marked unmaterialised so the next pass
+builds this state from the store.
 
 `slo_evaluations` gets an index on `evaluated_at`: retention deletes the oldest rows in
 bounded chunks and must find them without scanning the table.
@@ -44,7 +46,7 @@ def upgrade() -> None:
     op.create_index("ix_slo_evaluations_time", "slo_evaluations", ["evaluated_at"])
     op.execute(
         "UPDATE slos SET materialized_revision = 0 WHERE definition_id IN "
-        "(SELECT id FROM slo_definitions WHERE sli_kind = 'freshness')"
+        "(SELECT id FROM slo_definitions WHERE sli_kind IN ('freshness', 'volume', 'completeness'))"
     )
 
 
