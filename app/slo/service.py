@@ -175,8 +175,10 @@ class Evaluator:
             session.execute(update(Slo), [{"id": u.id, "materialized_revision": u.revision}
                                           for u in materialized])
 
-        evaluations = self._assess_and_store(session, now)
+        evaluations, rows = self._assess(now)
         lap("assess")
+        store_evaluations(session, rows)
+        lap("store")
         if self.pruned_at is None or now - self.pruned_at >= PRUNE_EVERY or now < self.pruned_at:
             recompute.prune(session, {u.id: u.tally.floor for u in self.units.values()
                                       if u.tally is not None and u.ready})
@@ -350,7 +352,8 @@ class Evaluator:
 
     # -- results ---------------------------------------------------------------------
 
-    def _assess_and_store(self, session: Session, now: datetime) -> list[Evaluation]:
+    def _assess(self, now: datetime) -> tuple[list[Evaluation], list[dict]]:
+        """Every SLO's evaluation, and the rows to store for those whose numbers changed."""
         out, rows = [], []
         for u in self.units.values():
             if u.tally is not None and u.report is not None and u.entity_id is not None:
@@ -377,8 +380,7 @@ class Evaluator:
                              "report": history_document(u.report, u.revision), "key": digest})
             out.append(Evaluation(u.id, u.name, u.entity, u.entity_id, u.namespace, u.entity_name,
                                   u.owner, u.tier, u.labels, now, u.report, changed))
-        store_evaluations(session, rows)
-        return out
+        return out, rows
 
     def _advance_watermark(self, state: SloEvaluatorState, touched) -> None:
         clock = time.monotonic()
