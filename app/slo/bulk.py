@@ -79,3 +79,29 @@ def store_evaluations(session: Session, rows: Sequence[dict[str, Any]]) -> None:
             latest_evaluation_id=bindparam("eid"), report_key=bindparam("key")),
         [{"_id": r["slo_id"], "state": r["state"], "severity": r["severity"], "eid": latest[r["slo_id"]],
           "key": r["key"]} for r in rows])
+
+
+_OUTCOME_COLUMNS = ("slo_id", "key", "bucket", "good", "counted", "run_id", "ref_at", "missing")
+_OUTCOMES_FROM_ARRAYS = """
+INSERT INTO slo_outcomes (slo_id, key, bucket, good, counted, run_id, ref_at, missing)
+SELECT * FROM unnest(CAST(:slo_id AS bigint[]), CAST(:key AS text[]), CAST(:bucket AS bigint[]),
+                     CAST(:good AS boolean[]), CAST(:counted AS boolean[]), CAST(:run_id AS bigint[]),
+                     CAST(:ref_at AS timestamptz[]), CAST(:missing AS boolean[]))
+"""
+_INSERT_OUTCOMES = text(_OUTCOMES_FROM_ARRAYS)
+_UPSERT_OUTCOMES = text(_OUTCOMES_FROM_ARRAYS + """
+ON CONFLICT (slo_id, key) DO UPDATE SET bucket = EXCLUDED.bucket, good = EXCLUDED.good,
+    counted = EXCLUDED.counted, run_id = EXCLUDED.run_id, ref_at = EXCLUDED.ref_at, missing = EXCLUDED.missing
+""")
+
+
+def write_outcomes(session: Session, rows: Sequence[dict[str, Any]], *, replace: bool) -> bool:
+    """Insert (or, with `replace`, upsert by slo_id and key) outcome rows in one statement
+    on PostgreSQL; False elsewhere, where the caller keeps its own statement."""
+    if not rows or not postgres(session):
+        return False
+    if replace:  # one statement may not update a row twice: the last write of a key wins
+        rows = list({(r["slo_id"], r["key"]): r for r in rows}.values())
+    session.execute(_UPSERT_OUTCOMES if replace else _INSERT_OUTCOMES,
+                    {c: [r[c] for r in rows] for c in _OUTCOME_COLUMNS})
+    return True

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, cast, delete, func, insert, select, text, union_all
 from sqlalchemy.orm import Session
 
-from app.slo.bulk import in_, postgres
+from app.slo.bulk import in_, postgres, write_outcomes
 from app.slo.definitions import DurationSLI, SuccessRateSLI, VolumeSLI
 from app.slo.extract import (
     Touched,
@@ -171,10 +171,10 @@ class Changes:
     def flush(self, session: Session) -> None:
         for chunk in _chunks(self.deletes):
             session.execute(delete(SloOutcome).where(in_(session, SloOutcome.id, chunk)))
-        if self.inserts:
-            for chunk in _chunks(self.inserts, 5000):
+        for chunk in _chunks(self.inserts, 50_000):
+            if not write_outcomes(session, chunk, replace=False):
                 session.execute(insert(SloOutcome), chunk)
-        if self.upserts:
+        if self.upserts and not write_outcomes(session, self.upserts, replace=True):
             stmt = upsert(session, SloOutcome, ("slo_id", "key"),
                           overwrite=("bucket", "good", "counted", "run_id", "ref_at", "missing"))
             for chunk in _chunks(self.upserts, 5000):
