@@ -4,8 +4,9 @@ A pass writes hundreds of evaluation rows, updates as many `slos` rows and looks
 hundreds of runs by id. Rendered the usual way, each value is its own placeholder:
 an ORM bulk update is one UPDATE per row (a round trip each), an IN list of 500 ids
 is 500 placeholders that SQLAlchemy renders and psycopg re-parses on every execution,
-which cost more than the queries themselves. On PostgreSQL each column travels as one
-array parameter instead (`unnest`, `= ANY`), so the statement text is fixed and cached.
+which cost more than the queries themselves. On PostgreSQL ids travel as one array
+parameter (`= ANY`) and rows as one JSON document (`jsonb_to_recordset`), so the
+statement text is fixed and cached.
 SQLite, in process and without arrays, keeps the plain forms.
 """
 
@@ -35,19 +36,25 @@ def in_(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[b
     return column == any_(bindparam(None, values, type_=ARRAY(kind)))
 
 
+# Rows travel as one JSON document: psycopg quotes each element of a text array with a
+# regular expression, which for hundreds of JSON reports cost more than the insert.
 _UPDATE_SLOS = text("""
 UPDATE slos SET state = v.state, severity = v.severity, latest_evaluation_id = v.eid, report_key = v.key
-FROM unnest(CAST(:ids AS bigint[]), CAST(:states AS text[]), CAST(:severities AS text[]),
-            CAST(:eids AS bigint[]), CAST(:keys AS text[])) AS v(id, state, severity, eid, key)
+FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id bigint, state text, severity text, eid bigint, key text)
 WHERE slos.id = v.id
 """)
 
 _INSERT_EVALUATIONS = text("""
 INSERT INTO slo_evaluations (slo_id, evaluated_at, state, severity, budget_remaining, report)
-SELECT * FROM unnest(CAST(:slo_ids AS bigint[]), CAST(:ats AS timestamptz[]), CAST(:states AS text[]),
-                     CAST(:severities AS text[]), CAST(:budgets AS float8[]), CAST(:reports AS jsonb[]))
+SELECT slo_id, evaluated_at, state, severity, budget_remaining, report
+FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(slo_id bigint, evaluated_at timestamptz, state text,
+                                                   severity text, budget_remaining float8, report jsonb)
 RETURNING id, slo_id
 """)
+
+
+def _json(rows: list[dict[str, Any]]) -> str:
+    return json.dumps(rows, default=lambda v: v.isoformat())
 
 
 def store_evaluations(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -56,21 +63,17 @@ def store_evaluations(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
     if postgres(session):
-        ids = session.execute(_INSERT_EVALUATIONS, {
-            "slo_ids": [r["slo_id"] for r in rows], "ats": [r["evaluated_at"] for r in rows],
-            "states": [r["state"] for r in rows], "severities": [r["severity"] for r in rows],
-            "budgets": [r["budget_remaining"] for r in rows],
-            "reports": [json.dumps(r["report"]) for r in rows]}).all()
+        ids = session.execute(_INSERT_EVALUATIONS, {"rows": _json(
+            [{k: v for k, v in r.items() if k != "key"} for r in rows])}).all()
     else:
         table = SloEvaluation.__table__
         ids = session.execute(table.insert().returning(table.c.id, table.c.slo_id),
                               [{k: v for k, v in r.items() if k != "key"} for r in rows]).all()
     latest = {slo_id: eid for eid, slo_id in ids}
     if postgres(session):
-        session.execute(_UPDATE_SLOS, {
-            "ids": [r["slo_id"] for r in rows], "states": [r["state"] for r in rows],
-            "severities": [r["severity"] for r in rows], "eids": [latest[r["slo_id"]] for r in rows],
-            "keys": [r["key"] for r in rows]})
+        session.execute(_UPDATE_SLOS, {"rows": _json([
+            {"id": r["slo_id"], "state": r["state"], "severity": r["severity"], "eid": latest[r["slo_id"]],
+             "key": r["key"]} for r in rows])})
         return
     table = Slo.__table__
     session.execute(
@@ -81,15 +84,15 @@ def store_evaluations(session: Session, rows: Sequence[dict[str, Any]]) -> None:
           "key": r["key"]} for r in rows])
 
 
-_OUTCOME_COLUMNS = ("slo_id", "key", "bucket", "good", "counted", "run_id", "ref_at", "missing")
-_OUTCOMES_FROM_ARRAYS = """
+_OUTCOMES_FROM_JSON = """
 INSERT INTO slo_outcomes (slo_id, key, bucket, good, counted, run_id, ref_at, missing)
-SELECT * FROM unnest(CAST(:slo_id AS bigint[]), CAST(:key AS text[]), CAST(:bucket AS bigint[]),
-                     CAST(:good AS boolean[]), CAST(:counted AS boolean[]), CAST(:run_id AS bigint[]),
-                     CAST(:ref_at AS timestamptz[]), CAST(:missing AS boolean[]))
+SELECT slo_id, key, bucket, good, counted, run_id, ref_at, missing
+FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(slo_id bigint, key text, bucket bigint, good boolean,
+                                                   counted boolean, run_id bigint, ref_at timestamptz,
+                                                   missing boolean)
 """
-_INSERT_OUTCOMES = text(_OUTCOMES_FROM_ARRAYS)
-_UPSERT_OUTCOMES = text(_OUTCOMES_FROM_ARRAYS + """
+_INSERT_OUTCOMES = text(_OUTCOMES_FROM_JSON)
+_UPSERT_OUTCOMES = text(_OUTCOMES_FROM_JSON + """
 ON CONFLICT (slo_id, key) DO UPDATE SET bucket = EXCLUDED.bucket, good = EXCLUDED.good,
     counted = EXCLUDED.counted, run_id = EXCLUDED.run_id, ref_at = EXCLUDED.ref_at, missing = EXCLUDED.missing
 """)
@@ -102,6 +105,5 @@ def write_outcomes(session: Session, rows: Sequence[dict[str, Any]], *, replace:
         return False
     if replace:  # one statement may not update a row twice: the last write of a key wins
         rows = list({(r["slo_id"], r["key"]): r for r in rows}.values())
-    session.execute(_UPSERT_OUTCOMES if replace else _INSERT_OUTCOMES,
-                    {c: [r[c] for r in rows] for c in _OUTCOME_COLUMNS})
+    session.execute(_UPSERT_OUTCOMES if replace else _INSERT_OUTCOMES, {"rows": _json(list(rows))})
     return True
