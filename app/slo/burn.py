@@ -269,19 +269,17 @@ def evaluate(
                                 // (remaining.denominator * rate.numerator))
         stats[name] = WindowStat(name, window_counts, ratio, rate, total >= guard, tte)
 
-    judged = [(c, *_judge(c, stats[_name(c.long)], stats[_name(c.short)])) for c in conditions]
-    paging = any(holds for c, holds, _ in judged if c.severity == "page")
-    results = tuple(
-        ConditionResult(
-            condition=c,
-            long_burn=stats[_name(c.long)].burn_rate,
-            short_burn=stats[_name(c.short)].burn_rate,
-            holds=holds,
-            suppressed=holds and paging and c.severity == "ticket",
-            reason=reason,
-        )
-        for c, holds, reason in judged
-    )
+    judged = []
+    paging = False
+    for c in conditions:
+        long, short = stats[_name(c.long)], stats[_name(c.short)]
+        holds, reason = _judge(c, long, short)
+        paging = paging or (holds and c.severity == "page")
+        judged.append((c, long.burn_rate, short.burn_rate, holds, reason))
+    results = tuple([
+        ConditionResult(c, long_burn, short_burn, holds, holds and paging and c.severity == "ticket", reason)
+        for c, long_burn, short_burn, holds, reason in judged
+    ])
     headline = stats.get(exhaustion_window, stats[PERIOD])
     return BurnReport(
         windows=stats,

@@ -136,9 +136,13 @@ class FreshSpans:
         if not stale or stale[-1][1] <= lo:  # nothing stale in any window: every slice good
             return {name: Counts(last - first, last - first) for name, (first, last) in slices.items()}
         out = {}
+        latest_end = stale[-1][1]
         for name, (first, last) in slices.items():
             total = last - first
-            out[name] = Counts(total - bad_slices(stale, first, last, self.size, self.target), total)
+            if latest_end <= EPOCH + first * self.size:  # the short windows, usually
+                out[name] = Counts(total, total)
+            else:
+                out[name] = Counts(total - bad_slices(stale, first, last, self.size, self.target), total)
         return out
 
     def stale_in(self, start: datetime, end: datetime) -> list[Interval]:
