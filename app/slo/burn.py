@@ -237,18 +237,20 @@ def evaluate(
     if missing:
         raise ValueError(f"counts lack windows needed by the conditions: {sorted(missing)}")
 
+    # The same arithmetic as error_ratio, burn_rate, time_to_exhaustion and the budget
+    # (allowed = (1 - s) x basis, remaining = 1 - bad / allowed), each fraction built once
+    # from integers: a pass judges hundreds of SLOs.
+    spare = 1 - objective
     period_counts = counts[PERIOD]
     basis = period_counts.total if budget_basis is None else budget_basis
-    allowed = (1 - objective) * basis
+    allowed = Fraction(spare.numerator * basis, spare.denominator)
     if basis == 0:
         remaining = Fraction(1)
     else:
-        remaining = 1 - Fraction(period_counts.bad) / allowed
+        scaled = spare.numerator * basis
+        remaining = Fraction(scaled - period_counts.bad * spare.denominator, scaled)
     budget = Budget(allowed, period_counts.bad, remaining, no_data=period_counts.total == 0)
 
-    # The same arithmetic as error_ratio, burn_rate and time_to_exhaustion, with the
-    # fractions built once from integers: a pass judges hundreds of SLOs.
-    spare = 1 - objective
     period_us = period // timedelta(microseconds=1)
     guard = max(min_events, 1)
     spent = remaining <= 0
