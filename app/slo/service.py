@@ -14,12 +14,15 @@ One pass at `now` (under the scheduler's lease, so one replica at a time):
    duration threshold while still running; writes and assertions of changed runs. Only
    the verdicts that differ are written, and the sums move by exactly those;
 5. SLOs whose definition is new or changed are recomputed over their whole period;
-6. every SLO is assessed (`engine.assess`); an evaluation whose counts did not change
-   reuses the previous report and is not stored again.
+   freshness SLOs apply the changed runs' writes to their stored stale stretches
+   (`fresh_store`), and the clock extends an open stretch with no event;
+6. every SLO is assessed (`engine.assess`); one whose sums did not move, or whose
+   counts did not change, reuses the previous report and is not stored again.
 
-When the in-memory sums cannot be trusted (first pass, another replica evaluated in
-between, a rolled-back pass, a clock jump) they are rebuilt with one aggregate per
-window shape over `slo_outcomes`: still no rescan of runs.
+When the in-memory state cannot be trusted (first pass, another replica evaluated in
+between, a rolled-back pass, a clock jump) it is rebuilt from what passes stored: one
+aggregate over `slo_outcomes` for the window sums, the stored stretches and last write
+of each freshness SLO. Still no rescan of runs or writes.
 """
 
 from __future__ import annotations
