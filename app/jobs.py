@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,11 +44,32 @@ class Scheduler:
         self.holder = holder or replica_id()
         self._scheduler = BackgroundScheduler(timezone="UTC")
         self._jobs: dict[str, ScheduledJob] = {}
+        # Wake-ups asked for with run_soon, kept until a run that started after them:
+        # a request made while its job runs (or for a later time) is never dropped.
+        self._wakeups: dict[str, set[datetime]] = {}
+        self._running: set[str] = set()
+        self._wake_lock = threading.Lock()
 
     def add(self, job: ScheduledJob) -> None:
         self._jobs[job.name] = job
-        self._scheduler.add_job(self.run_once, "interval", seconds=job.interval_seconds, args=[job.name],
-                                id=job.name, max_instances=1, coalesce=True)
+        # No misfire grace limit: on a busy machine a late run is still wanted, never skipped.
+        self._scheduler.add_job(self._run_scheduled, "interval", seconds=job.interval_seconds,
+                                args=[job.name], id=job.name, max_instances=1, coalesce=True,
+                                misfire_grace_time=None)
+
+    def _run_scheduled(self, name: str) -> None:
+        started = datetime.now(UTC)
+        with self._wake_lock:
+            self._running.add(name)
+        try:
+            self.run_once(name)
+        finally:
+            with self._wake_lock:
+                self._running.discard(name)
+                pending = {w for w in self._wakeups.get(name, ()) if w > started}
+                self._wakeups[name] = pending
+            if pending:
+                self._bring_forward(name, max(min(pending), datetime.now(UTC)))
 
     def run_once(self, name: str, now: datetime | None = None) -> bool:
         """Run job `name` if this replica holds (or takes) its lease; True if it ran."""
@@ -69,17 +91,31 @@ class Scheduler:
                 raise
         return True
 
-    def run_soon(self, name: str, delay_seconds: float = 0.0) -> None:
-        """Bring job `name` forward to within `delay_seconds` (never later than planned).
+    def run_soon(self, name: str, delay_seconds: float = 0.0, *, at: datetime | None = None) -> None:
+        """Bring job `name` forward to within `delay_seconds`, or to `at` (never later than planned).
 
-        Thread-safe; many calls inside one delay cause a single run (a debounce).
+        Thread-safe; many calls inside one delay cause a single run (a debounce). A call
+        while the job runs, or for a time past its next run, is kept and served after.
         """
-        if not self._scheduler.running:
+        if not self._scheduler.running or name not in self._jobs:
             return
+        now = datetime.now(UTC)
+        when = at or now + timedelta(seconds=delay_seconds)
+        with self._wake_lock:
+            pending = self._wakeups.setdefault(name, set())
+            # A run planned within the delay already sees what this call is about; a run
+            # asked for at a time (`at`) must not start before it.
+            if when in pending or (at is None and any(now < w <= when for w in pending)):
+                return
+            pending.add(when)
+            if name in self._running:
+                return  # re-armed when the current run ends
+        self._bring_forward(name, when)
+
+    def _bring_forward(self, name: str, when: datetime) -> None:
         job = self._scheduler.get_job(name)
         if job is None:
             return
-        when = datetime.now(UTC) + timedelta(seconds=delay_seconds)
         if job.next_run_time is None or job.next_run_time > when:
             job.modify(next_run_time=when)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,8 +20,12 @@ from app.auth import TokenCache
 from app.errors import DomainError
 from app.ingest.writer import EventStore, GroupCommitWriter
 from app.jobs import ScheduledJob, Scheduler
+from app.lineage.cache import install as install_lineage_cache
+from app.lineage.nodecache import warm as warm_lineage_caches
 from app.metrics import ServiceMetrics
 from app.settings import Settings, get_settings
+from app.slo.retention import INTERVAL_SECONDS as RETENTION_INTERVAL
+from app.slo.retention import retention_job
 from app.slo.service import Evaluator, signals_for
 from app.slo.store import load_directory
 from app.store.db import make_engine, make_session_factory
@@ -91,13 +98,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics.record_commit(received, stored, seconds)
             if stored and scheduler is not None:
                 scheduler.run_soon(SLO_JOB, settings.slo_eval_debounce_seconds)
+                # SLO windows count whole minutes, so these events weigh in only once their
+                # minute has closed: evaluate again then, not up to an interval later.
+                minute_closed = datetime.fromtimestamp((time.time() // 60 + 1) * 60 + 0.5, UTC)
+                scheduler.run_soon(SLO_JOB, at=minute_closed)
 
         app.state.event_store = EventStore(session_factory, on_commit=on_commit)
         writers = settings.ingest_writers or 1
         app.state.writer = GroupCommitWriter(app.state.event_store, settings.ingest_max_batch, writers)
         await app.state.writer.start()
+        # Lineage (issue 3): load the graph and node caches in the background, so the first
+        # blast radius is fast while readiness (/readyz) waits for nothing new.
+        # Registered now, with this app's size limit, so no request can create it first
+        # from the process-wide settings.
+        install_lineage_cache(engine, settings.lineage_cache_max_edges)
+        warming = asyncio.create_task(asyncio.to_thread(
+            warm_lineage_caches, session_factory, settings.lineage_cache_max_edges))
         if scheduler is not None:
             scheduler.add(ScheduledJob(SLO_JOB, _slo_job(app), settings.slo_eval_interval_seconds))
+            scheduler.add(ScheduledJob("slo.history_retention", retention_job(settings.slo_history_retention_days),
+                                       RETENTION_INTERVAL))
             for name, func, interval in alert_jobs(settings):
                 scheduler.add(ScheduledJob(name, func, interval))
             scheduler.start()
@@ -109,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 scheduler.shutdown()
             app.state.alert_runtime.close()
             await app.state.writer.stop()
+            await asyncio.wait({warming}, timeout=10)  # a thread cannot be cancelled
             engine.dispose()
 
     app = FastAPI(

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000", description="External URL used in links of notifications."
     )
     log_level: str = Field(default="info", description="Log level of the service.")
+    lineage_cache_max_edges: int = Field(
+        default=1_000_000, ge=0,
+        description="Largest estate cached in memory per process for lineage answers: up to "
+        "this many open edges (the graph) and this many datasets plus jobs (what impact shows "
+        "of each). Past it, answers read the database instead.",
+    )
 
     # -- SLO evaluation (issue 4) ---------------------------------------------------------
     slo_eval_interval_seconds: float = Field(
@@ -73,6 +79,11 @@ class Settings(BaseSettings):
         default=True,
         description="Run scheduled SLO evaluation in this process. Tests and one-off tools "
         "turn it off and call the evaluator at chosen times instead.",
+    )
+    slo_history_retention_days: float = Field(
+        default=400, gt=0,
+        description="Days of stored SLO evaluations (history charts) kept; each SLO's latest is "
+        "always kept. Longer than a yearly calendar window by default.",
     )
 
     # -- alerting (issue 5) -------------------------------------------------------------
