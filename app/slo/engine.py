@@ -37,9 +37,28 @@ def windows_for(slo: SLODefinition, at: datetime) -> dict[str, timedelta]:
     return {**REPORT_WINDOWS, **required_windows(slo.conditions(at))}
 
 
+def counts_current_minute(slo: SLODefinition) -> bool:
+    """Whether the SLO's windows end at the evaluation instant (with the current minute).
+
+    Occurrence SLIs do: an outcome is final once stored (a later revision replaces it
+    in place), so the failure that tips an SLO counts in the pass right after it, not
+    when its minute closes. Time slices do not: a slice is judged over its whole length
+    (freshness by the clock, Timeslices budgeting by all the outcomes of the slice),
+    so the slice still filling enters the windows once it is complete.
+    """
+    return not isinstance(slo.sli, FreshnessSLI) and slo.budgeting != "timeslices"
+
+
+def clock(slo: SLODefinition, at: datetime) -> int:
+    """The (exclusive) end bucket of every window of `slo` evaluated at `at`: the
+    clock its ledger or tally is advanced to."""
+    return to_bucket(at) + int(counts_current_minute(slo))
+
+
 def plan(slo: SLODefinition, at: datetime) -> dict[str, tuple[datetime, datetime]]:
     """[start, end) of every window to count for an evaluation at `at`."""
-    return evaluation_ranges(at, slo.period(), windows_for(slo, at))
+    return evaluation_ranges(at, slo.period(), windows_for(slo, at),
+                             current=counts_current_minute(slo))
 
 
 def budget_basis(slo: SLODefinition, at: datetime) -> int | None:
@@ -101,8 +120,11 @@ def ledger_windows(slo: SLODefinition, at: datetime) -> dict[str, WindowStart]:
     if isinstance(period, RollingWindow):
         specs[PERIOD] = period.length // MINUTE
     else:
+        # The period is the one holding the evaluation's minute, as in `plan`.
+        offset = int(counts_current_minute(slo))
+
         def period_start(end: int) -> int:
-            start, _ = period.period(from_bucket(end))
+            start, _ = period.period(from_bucket(end - offset))
             return to_bucket(ceil_time(start, MINUTE))
 
         specs[PERIOD] = period_start
@@ -113,11 +135,11 @@ def new_ledger(slo: SLODefinition, at: datetime) -> KeyedLedger | TimesliceLedge
     """An empty incremental ledger for an event-based SLO, with its clock at `at`.
 
     Feed it with `record(outcome.key, to_bucket(outcome.at), outcome.good)` as events
-    arrive (both kinds of ledger take that), call `advance(to_bucket(now))`, then
+    arrive (both kinds of ledger take that), call `advance(clock(slo, now))`, then
     `assess(slo, ledger.counts(), now)`. Rebuilding one after a restart means
     recording the outcomes of the longest window once.
     """
-    rolling = RollingLedger(ledger_windows(slo, at), to_bucket(at))
+    rolling = RollingLedger(ledger_windows(slo, at), clock(slo, at))
     if slo.budgeting == "timeslices":
         return TimesliceLedger(rolling, slo.time_slice.window // MINUTE, slo.time_slice.target)
     return KeyedLedger(rolling)

@@ -35,9 +35,11 @@ def from_bucket(index: int, bucket: timedelta = MINUTE) -> datetime:
 class RollingLedger:
     """Per-bucket counts and running window sums, for one SLO.
 
-    Buckets older than every window's start are forgotten; events for them are
-    ignored (they could not count anywhere). Buckets at or after `now` are kept and
-    enter the sums when the clock reaches them, so clock skew loses nothing.
+    `now` is the exclusive end of every window (`engine.clock`: for occurrence SLIs
+    the bucket after the current minute, so the current minute counts). Buckets older
+    than every window's start are forgotten; events for them are ignored (they could
+    not count anywhere). Buckets at or after `now` are kept and enter the sums when
+    the clock reaches them, so clock skew loses nothing.
     """
 
     def __init__(self, windows: Mapping[str, WindowStart], now: int) -> None:

@@ -44,6 +44,7 @@ from app.slo import fresh_store, recompute
 from app.slo.bulk import store_evaluations
 from app.slo.burn import BurnReport
 from app.slo.definitions import DurationSLI, SuccessRateSLI
+from app.slo.engine import clock
 from app.slo.extract import (
     checks_of_runs,
     job_first_seen,
@@ -153,7 +154,8 @@ class Evaluator:
 
         touched = touched_by_events(session, state.event_watermark, self.gaps)
         lap("events")
-        advance_all(session, {u.id: u.tally for u in carried if u.tally is not None}, to_bucket(now))
+        advance_all(session, {u.id: u.tally for u in carried if u.tally is not None},
+                    {u.id: clock(u.slo, now) for u in carried if u.tally is not None})
         lap("advance")
         changes = recompute.Changes()
         to_backfill = [u for u in loaded if not u.materialized and u.entity_id is not None

@@ -137,14 +137,17 @@ def _shape(tally: Tally) -> tuple:
             tuple((n, s if isinstance(s, int) else id(s)) for n, s in tally.specs.items()))
 
 
-def advance_all(session: Session, tallies: Mapping[int, Tally], now: int) -> None:
-    """Move every tally's clock to `now`, reading only the buckets that enter or leave."""
+def advance_all(session: Session, tallies: Mapping[int, Tally], nows: Mapping[int, int]) -> None:
+    """Move every tally's clock to its new end bucket (`nows`, by SLO id: occurrence
+    and time-slice SLIs end their windows one bucket apart), reading only the buckets
+    that enter or leave."""
     plans: dict[tuple, tuple[dict[str, int], list[tuple[str, int, int, int]]]] = {}
     shapes: dict[int, tuple] = {}
     for slo_id, tally in tallies.items():
+        now = nows[slo_id]
         if now < tally.now:
             raise ValueError("the tally clock cannot go backwards")
-        shape = shapes[slo_id] = _shape(tally)
+        shape = shapes[slo_id] = (_shape(tally), now)
         if shape not in plans:
             plans[shape] = tally.moves(now)
     ranges = sorted({(lo, hi) for _, moves in plans.values() for _, lo, hi, _ in moves})
@@ -159,7 +162,7 @@ def advance_all(session: Session, tallies: Mapping[int, Tally], now: int) -> Non
                 s[1] += sign * t
                 tally.version += 1
         tally.starts = dict(starts)
-        tally.now = now
+        tally.now = nows[slo_id]
 
 
 def _range_sums(session: Session, ranges: list[tuple[int, int]]) -> dict[tuple[int, int], dict[int, tuple[int, int]]]:

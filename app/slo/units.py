@@ -14,9 +14,8 @@ from datetime import datetime, timedelta
 
 from app.slo.burn import BurnReport, Condition, Counts
 from app.slo.definitions import FreshnessSLI, SLODefinition, SuccessRateSLI
-from app.slo.engine import assess, ledger_windows, windows_for
+from app.slo.engine import assess, clock, ledger_windows, windows_for
 from app.slo.fresh_spans import FreshSpans
-from app.slo.ledger import to_bucket
 from app.slo.tally import Tally
 from app.slo.verdicts import CachedSchedule, cached
 from app.slo.windows import PERIOD
@@ -74,7 +73,7 @@ class Unit:
         return self.entity_id is not None and self.materialized
 
     def new_tally(self, now: datetime) -> Tally:
-        self.tally = Tally(ledger_windows(self.slo, now), to_bucket(now))
+        self.tally = Tally(ledger_windows(self.slo, now), clock(self.slo, now))
         return self.tally
 
     def counts(self, now: datetime) -> dict[str, Counts]:

@@ -200,19 +200,25 @@ def evaluation_ranges(
     period: Period,
     windows: dict[str, timedelta] | None = None,
     bucket: timedelta = MINUTE,
+    *,
+    current: bool = False,
 ) -> dict[str, tuple[datetime, datetime]]:
     """The [start, end) range of every window evaluated at `at`, plus "period".
 
-    The end is `at` floored to the bucket: the bucket still filling is left out, so a
-    w-minute window covers exactly the w complete minutes before the evaluation.
-    For a calendar period the range runs from the start of the current period.
+    With `current` (occurrence SLIs) the end is the end of the bucket holding `at`: an
+    event already stored in this minute counts now, so a failure can page seconds after
+    it lands instead of when its minute closes, and a w-minute window is the w buckets
+    ending with the current one. Without it (time slices) the end is `at` floored: the
+    slice still filling is not judged until it is complete.
+    For a calendar period the range runs from the start of the period holding `at`.
     """
-    end = floor_time(at, bucket)
+    floored = floor_time(at, bucket)
+    end = floored + bucket if current else floored
     windows = REPORT_WINDOWS if windows is None else windows
     ranges = {name: (end - length, end) for name, length in windows.items()}
     if isinstance(period, RollingWindow):
         ranges[PERIOD] = (end - period.length, end)
     else:
-        start, _ = period.period(end)
+        start, _ = period.period(floored)
         ranges[PERIOD] = (min(ceil_time(start, bucket), end), end)
     return ranges

@@ -14,6 +14,7 @@ from app.slo.definitions import SLODefinition
 from app.slo.engine import (
     assess,
     budget_basis,
+    clock,
     freshness_window_counts,
     new_ledger,
     plan,
@@ -83,6 +84,27 @@ def test_plan_covers_report_and_condition_windows():
         freshness_window_counts(JOB, [], utc(2024, 3, 20))
 
 
+def test_occurrence_windows_end_with_the_current_minute_and_time_slices_do_not():
+    at = utc(2024, 3, 20, 11, 0, 40)
+    assert clock(JOB, at) == to_bucket(at) + 1 and clock(FRESH, at) == to_bucket(at)
+    ranges = plan(JOB, at)
+    # Five one-minute buckets, the last being 11:00 (still filling): no minute twice.
+    assert ranges["5m"] == (utc(2024, 3, 20, 10, 56), utc(2024, 3, 20, 11, 1))
+    assert ranges["1h"] == (utc(2024, 3, 20, 10, 1), utc(2024, 3, 20, 11, 1))
+    assert ranges[PERIOD] == (utc(2024, 2, 29, 23), utc(2024, 3, 20, 11, 1))
+    assert plan(FRESH, at)["5m"] == (utc(2024, 3, 20, 10, 55), utc(2024, 3, 20, 11))
+    # The last minute of Berlin's October still belongs to October's period.
+    last = utc(2024, 10, 31, 22, 59, 30)
+    assert plan(JOB, last)[PERIOD] == (utc(2024, 9, 30, 22), utc(2024, 10, 31, 23))
+    ledger = new_ledger(JOB, last)
+    ledger.record("fail", to_bucket(last), False)
+    assert ledger.counts()[PERIOD].total == ledger.counts()["5m"].total == 1
+    ledger.advance(clock(JOB, last + timedelta(seconds=20)))  # later in the same minute
+    assert ledger.counts()[PERIOD].total == 1
+    ledger.advance(clock(JOB, last + timedelta(seconds=40)))  # November has begun
+    assert ledger.counts()[PERIOD].total == 0 and ledger.counts()["5m"].total == 1
+
+
 def _runs(day_start: datetime, hours: int, failing: set[int], missing: set[int]) -> list[RunRecord]:
     runs = []
     for i in range(hours * 6):
@@ -120,7 +142,7 @@ def test_incremental_ledger_agrees_with_recount_across_the_october_month_change(
                                     grace=JOB.sli.schedule.grace)
         for o in outcomes:  # re-sending everything is harmless: keys replace themselves
             ledger.record(o.key, to_bucket(o.at), o.good)
-        ledger.advance(to_bucket(now))
+        ledger.advance(clock(JOB, now))
         assert ledger.counts() == _recount(JOB, outcomes, now), now
         report = assess(JOB, ledger.counts(), now)
         if now == utc(2024, 10, 31, 23):
@@ -169,7 +191,7 @@ def test_incremental_assessment_equals_brute_force_over_random_streams(steps, st
     latest: dict[int, tuple[datetime, bool]] = {}
     for advance, key, offset, good in steps:
         now += timedelta(minutes=advance)
-        ledger.advance(to_bucket(now))
+        ledger.advance(clock(JOB, now))
         at = now + timedelta(minutes=offset)
         ledger.record(key, to_bucket(at), good)
         latest[key] = (at, good)

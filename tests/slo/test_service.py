@@ -40,7 +40,9 @@ sli: {kind: success_rate}
 target: {job: {namespace: pipelines, name: orders.load}}
 objective: 99.9%
 """)
-    now = at(180)
+    # Evaluated within the last minute of runs: its windows end with that minute, so
+    # the 1h window holds exactly the 60 minutes of 2 % failures.
+    now = at(179.95)
     result = evaluate(factory, Evaluator(), now)
     report = result["orders-load-success"].report
     rates = {name: w.burn_rate for name, w in report.windows.items()}
@@ -69,17 +71,21 @@ target: {job: {namespace: pipelines, name: exact.job}}
 objective: 0.99
 """)
     evaluator = Evaluator()
-    result = evaluate(factory, evaluator, at(60))
+    # Minute 59 is the current one: the 1h window is minutes 0-59, all 1500 runs.
+    result = evaluate(factory, evaluator, at(59.97))
     report = result["exact"].report
     assert report.windows["1h"].burn_rate == report.windows["5m"].burn_rate == Fraction(72, 5)
     page_1h = next(c for c in report.conditions if c.condition.name == "page:1h/5m")
     assert not page_1h.holds and page_1h.reason == "not both windows above the factor"
+    # One more failure in the same, still open minute pages at once; evaluating again
+    # within that minute counts it once.
     post(*finished("exact.job", 59.5, ok=False))
-    result = evaluate(factory, evaluator, at(60))
-    page_1h = next(c for c in result["exact"].report.conditions if c.condition.name == "page:1h/5m")
-    assert page_1h.holds
-    assert page_1h.long_burn == Fraction(217, 1501) / Fraction(1, 100)
-    check_recount(factory, result, at(60))
+    for now in (at(59.98), at(59.99)):
+        result = evaluate(factory, evaluator, now)
+        page_1h = next(c for c in result["exact"].report.conditions if c.condition.name == "page:1h/5m")
+        assert page_1h.holds
+        assert page_1h.long_burn == Fraction(217, 1501) / Fraction(1, 100)
+        check_recount(factory, result, now)
 
 
 HOURLY = """

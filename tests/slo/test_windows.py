@@ -101,6 +101,9 @@ def test_evaluation_ranges_floor_to_the_minute_and_cut_the_calendar_period():
     assert ranges[PERIOD] == (utc(2024, 2, 29, 23), utc(2024, 3, 15, 12))
     rolling = evaluation_ranges(utc(2024, 3, 15, 12), RollingWindow(timedelta(days=30)), {})
     assert rolling == {PERIOD: (utc(2024, 2, 14, 12), utc(2024, 3, 15, 12))}
+    current = evaluation_ranges(utc(2024, 3, 15, 12, 0, 30), BERLIN_MONTH, current=True)
+    assert current["5m"] == (utc(2024, 3, 15, 11, 56), utc(2024, 3, 15, 12, 1))
+    assert current[PERIOD] == (utc(2024, 2, 29, 23), utc(2024, 3, 15, 12, 1))
 
 
 def test_windows_reject_naive_times_and_unknown_zones():
