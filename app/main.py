@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -98,10 +96,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics.record_commit(received, stored, seconds)
             if stored and scheduler is not None:
                 scheduler.run_soon(SLO_JOB, settings.slo_eval_debounce_seconds)
-                # SLO windows count whole minutes, so these events weigh in only once their
-                # minute has closed: evaluate again then, not up to an interval later.
-                minute_closed = datetime.fromtimestamp((time.time() // 60 + 1) * 60 + 0.5, UTC)
-                scheduler.run_soon(SLO_JOB, at=minute_closed)
 
         app.state.event_store = EventStore(session_factory, on_commit=on_commit)
         writers = settings.ingest_writers or 1
