@@ -31,11 +31,10 @@ Each mode also splits the span in two, from the incidents the service recorded: 
 response -> start of the evaluation pass that opened the incident, and pass start ->
 receiver (the pass itself, alerting, delivery).
 
-Why a trial can take up to a minute: the SLO engine's windows count whole minutes and a
-minute's outcomes enter the sums only once it has closed (app/slo/ledger.py, "buckets at
-or after `now` ... enter the sums when the clock reaches them"). An evaluation right
-after the FAIL therefore does not see it; the service evaluates again just after the
-minute closes (app/main.py), so the first part is the rest of the FAIL's minute.
+The success-rate SLO counts the FAIL in the first pass after it: windows of occurrence
+SLIs end at the evaluation instant, with the current minute (`app.slo.engine.clock`).
+The pass can start before the client has read the FAIL's response (it is asked for at
+commit), so the first part can be slightly negative in the triggered mode.
 
 Exit status: 0 when every mode met its target, 1 otherwise.
 """
