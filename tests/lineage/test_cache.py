@@ -161,8 +161,11 @@ def test_service_start_loads_the_caches_in_the_background(app_settings):
         deadline = time.monotonic() + 10
         while not (graph.loaded and nodes.loaded) and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert graph.max_edges == 12345 and graph.edge_count == 1
-        assert nodes.loaded and len(nodes.jobs) == 1 and len(nodes.datasets) == 1
+        # The loader holds each cache's lock while it fills it: take them to read a
+        # finished load, not one in progress.
+        with graph.lock, nodes.lock:
+            assert graph.max_edges == 12345 and graph.edge_count == 1
+            assert nodes.loaded and len(nodes.jobs) == 1 and len(nodes.datasets) == 1
 
 
 def test_the_size_limit_comes_from_the_settings(monkeypatch, session):
