@@ -226,7 +226,9 @@ def detect_stuck_runs(
         select(Run.id, Run.run_uuid, Run.started_at, Job.id, Job.name, Job.owners, Namespace.name)
         .join(Job, Job.id == Run.job_id)
         .join(Namespace, Namespace.id == Job.namespace_id)
-        .where(Run.state == "RUNNING", Run.started_at < limit)
+        # A streaming job's run is RUNNING by design for as long as the stream lives.
+        .where(Run.state == "RUNNING", Run.started_at < limit,
+               func.coalesce(func.upper(Job.processing_type), "") != "STREAMING")
         .order_by(Run.started_at)
         .limit(BATCH)
     ).all()

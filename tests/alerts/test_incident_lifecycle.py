@@ -138,6 +138,18 @@ def test_stuck_run_opens_and_resolves_by_itself(api, session, vendor):
     assert _sent(vendor) == [("slack", "TICKET"), ("slack", "RESOLVED")]
 
 
+def test_a_streaming_run_is_never_stuck(api, session, vendor):
+    rt = make_runtime(routing_yaml(vendor.url), stuck_run_after=timedelta(hours=6))
+    streaming = {"jobType": {"_producer": "x", "_schemaURL": "x", "processingType": "STREAMING",
+                             "integration": "FLINK", "jobType": "JOB"}}
+    post(api, run_event("START", new_run_id(), "clickstream", at=0, job_facets=streaming))
+    post(api, run_event("START", new_run_id(), "nightly", at=0))
+    opened, _ = detect_stuck_runs(session, minutes(48 * 60), rt)
+    session.commit()
+    titles = [session.get(Incident, i).title for i in opened]
+    assert titles == ["Run of pipelines/nightly stuck in RUNNING for 48.0 h"]
+
+
 def test_breaking_schema_change_notifies_downstream_owners(api, session, vendor):
     routes = """  - name: bob
     match: {owner: bob}
