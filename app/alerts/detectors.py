@@ -226,8 +226,10 @@ def detect_stuck_runs(
         select(Run.id, Run.run_uuid, Run.started_at, Job.id, Job.name, Job.owners, Namespace.name)
         .join(Job, Job.id == Run.job_id)
         .join(Namespace, Namespace.id == Job.namespace_id)
-        # A streaming job's run is RUNNING by design for as long as the stream lives.
-        .where(Run.state == "RUNNING", Run.started_at < limit,
+        # Stuck by its own clock and by ours: a replayed or late-sent history starts runs
+        # long ago that finish moments later, and must not page on the way. A streaming
+        # job's run is RUNNING by design for as long as the stream lives.
+        .where(Run.state == "RUNNING", Run.started_at < limit, Run.created_at < limit,
                func.coalesce(func.upper(Job.processing_type), "") != "STREAMING")
         .order_by(Run.started_at)
         .limit(BATCH)

@@ -15,7 +15,7 @@ from alerting_support import (
     signal,
 )
 from factories import new_run_id, run_event
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.alerts.delivery import deliver_due, enqueue_repeats
 from app.alerts.detectors import breaking_changes, detect_schema_changes, detect_stuck_runs
@@ -24,6 +24,7 @@ from app.alerts.maintenance import excluded_intervals, sync_config_windows
 from app.alerts.process import process_signals
 from app.alerts.routing import WindowSpec
 from app.store.alert_models import Incident, IncidentAlert, OutboxNotification
+from app.store.models import Run
 from app.store.types import utcnow
 
 
@@ -124,6 +125,7 @@ def test_stuck_run_opens_and_resolves_by_itself(api, session, vendor):
     facets = {"ownership": {"_producer": "x", "_schemaURL": "x",
                             "owners": [{"name": "team:etl"}]}}
     post(api, run_event("START", run, "nightly", at=0, job_facets=facets))
+    _received_at(session, minutes(0))
     assert detect_stuck_runs(session, minutes(5 * 60), rt) == ([], [])
     opened, _ = detect_stuck_runs(session, minutes(6 * 60 + 1), rt)
     session.commit()
@@ -144,6 +146,7 @@ def test_a_streaming_run_is_never_stuck(api, session, vendor):
                              "integration": "FLINK", "jobType": "JOB"}}
     post(api, run_event("START", new_run_id(), "clickstream", at=0, job_facets=streaming))
     post(api, run_event("START", new_run_id(), "nightly", at=0))
+    _received_at(session, minutes(0))
     opened, _ = detect_stuck_runs(session, minutes(48 * 60), rt)
     session.commit()
     titles = [session.get(Incident, i).title for i in opened]
@@ -209,3 +212,22 @@ def test_excluded_intervals_for_the_slo_side(session):
         (datetime(2026, 7, 1, 22, tzinfo=UTC), datetime(2026, 7, 2, 1, tzinfo=UTC)),
     ]
     assert excluded_intervals(session, {"namespace": "lake"}, start, end) == []
+
+
+def test_a_replayed_history_does_not_look_stuck(api, session, vendor):
+    """Runs that started long ago by their events, but that we learned of just now: the
+    rest of the replay (their COMPLETE) is moments away, so nothing opens yet."""
+    rt = make_runtime(routing_yaml(vendor.url), stuck_run_after=timedelta(hours=6))
+    post(api, run_event("START", new_run_id(), "nightly", at=0))
+    received = minutes(47 * 60)
+    _received_at(session, received)
+    assert detect_stuck_runs(session, minutes(48 * 60), rt) == ([], [])
+    opened, _ = detect_stuck_runs(session, received + timedelta(hours=6, minutes=1), rt)
+    assert len(opened) == 1
+
+
+def _received_at(session, at: datetime) -> None:
+    """Date the runs' arrival (created_at) back to the test's timeline: ingestion stamps
+    the wall clock, while these tests run on a fixed calendar."""
+    session.execute(update(Run).values(created_at=at))
+    session.commit()
