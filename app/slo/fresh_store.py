@@ -22,7 +22,6 @@ from datetime import datetime
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
-from app.slo import recompute
 from app.slo.bulk import in_
 from app.slo.extract import (
     Touched,
@@ -34,6 +33,7 @@ from app.slo.extract import (
 from app.slo.fresh_spans import FreshSpans, earliest_change, horizon
 from app.slo.freshness import Interval
 from app.slo.ledger import to_bucket
+from app.slo.outcome_rows import Changes, Stored, stored_by_runs
 from app.slo.units import Unit
 from app.slo.verdicts import Verdict
 from app.slo.windows import as_utc
@@ -55,7 +55,7 @@ def _span_rows(unit: Unit, spans: Iterable[Interval]) -> list[dict]:
     return [{"slo_id": unit.id, "start_at": a, "end_at": b} for a, b in spans]
 
 
-def build(session: Session, units: list[Unit], now: datetime, changes: recompute.Changes) -> None:
+def build(session: Session, units: list[Unit], now: datetime, changes: Changes) -> None:
     """Rebuild the state of these SLOs from the store (stored rows and stretches replaced)."""
     if not units:
         return
@@ -119,15 +119,15 @@ def load(session: Session, units: list[Unit], now: datetime) -> list[Unit]:
 
 
 def apply_touched(session: Session, units: list[Unit], touched: Touched, now: datetime,
-                  changes: recompute.Changes) -> None:
+                  changes: Changes) -> None:
     """Bring the state of these SLOs up to date with the runs that changed."""
     if not units:
         return
     new_by_ds: dict[int, dict[int, datetime]] = defaultdict(dict)
     for w in touched.writes(session):
         new_by_ds[w.dataset_id][w.run_id] = as_utc(w.at)
-    old_rows: dict[int, dict[str, recompute.Stored]] = defaultdict(dict)
-    for s in recompute.stored_by_runs(session, [u.id for u in units], touched.run_ids):
+    old_rows: dict[int, dict[str, Stored]] = defaultdict(dict)
+    for s in stored_by_runs(session, [u.id for u in units], touched.run_ids):
         old_rows[s.slo_id][s.key] = s
     first_seen = dataset_first_seen(session, {u.entity_id for u in units})
     spans: list[dict] = []

@@ -16,6 +16,7 @@ from app.slo.burn import BucketSeries, Counts
 from app.slo.engine import freshness_window_counts, plan
 from app.slo.extract import dataset_first_seen, job_first_seen, writes_before, writes_since
 from app.slo.ledger import from_bucket, slice_verdicts, to_bucket
+from app.slo.outcome_rows import Changes
 from app.slo.store import definition_of
 from app.slo.units import Unit
 from app.slo.verdicts import HISTORY_ONLY
@@ -40,7 +41,7 @@ def recount(session: Session, slo_id: int, now: datetime) -> dict[str, Counts]:
         created = dataset_first_seen(session, [unit.entity_id]).get(unit.entity_id)
         return freshness_window_counts(unit.slo, [w.at for w in updates], now, created)
     unit.new_tally(now)
-    changes = recompute.Changes()
+    changes = Changes()
     by_kind = {"completeness": "volume"}.get(unit.kind, unit.kind)
     floor = from_bucket(unit.tally.floor)
     if by_kind == "success_rate":

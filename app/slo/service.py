@@ -54,6 +54,7 @@ from app.slo.extract import (
     touched_by_events,
 )
 from app.slo.ledger import to_bucket
+from app.slo.outcome_rows import Changes, prune, stored_by_runs
 from app.slo.report import history_document
 from app.slo.store import definition_of, resolve_entities, sync_targets
 from app.slo.tally import MAX_INCREMENTAL_MINUTES, advance_all, cold_sums
@@ -157,7 +158,7 @@ class Evaluator:
         advance_all(session, {u.id: u.tally for u in carried if u.tally is not None},
                     {u.id: clock(u.slo, now) for u in carried if u.tally is not None})
         lap("advance")
-        changes = recompute.Changes()
+        changes = Changes()
         to_backfill = [u for u in loaded if not u.materialized and u.entity_id is not None
                        and not u.is_freshness]
         if to_backfill:
@@ -185,7 +186,7 @@ class Evaluator:
         store_evaluations(session, rows)
         lap("store")
         if self.pruned_at is None or now - self.pruned_at >= PRUNE_EVERY or now < self.pruned_at:
-            recompute.prune(session, {u.id: u.tally.floor for u in self.units.values()
+            prune(session, {u.id: u.tally.floor for u in self.units.values()
                                       if u.tally is not None and u.ready})
             fresh_store.prune(session, self.units, now)
             self.pruned_at = now
@@ -260,7 +261,7 @@ class Evaluator:
     # -- regions ---------------------------------------------------------------------
 
     def _recompute(self, session: Session, ready: list[Unit], touched, prev: datetime,
-                   now: datetime, changes: recompute.Changes) -> None:
+                   now: datetime, changes: Changes) -> None:
         by_job: dict[int, list[Unit]] = defaultdict(list)
         by_ds: dict[int, list[Unit]] = defaultdict(list)
         for u in ready:
@@ -294,7 +295,7 @@ class Evaluator:
         job_units = [u for j in touched.job_ids for u in by_job.get(j, [])]
         ds_units = [u for d in touched.dataset_ids for u in by_ds.get(d, [])]
         if job_units or ds_units:
-            old = recompute.stored_by_runs(session, [u.id for u in [*job_units, *ds_units]],
+            old = stored_by_runs(session, [u.id for u in [*job_units, *ds_units]],
                                            touched.run_ids)
             for s in old:
                 unit = self.units[s.slo_id]
@@ -342,7 +343,7 @@ class Evaluator:
             recompute.quality(session, quality, changes)
 
     def _refresh_freshness(self, session: Session, loaded: list[Unit], touched, now: datetime,
-                           changes: recompute.Changes) -> None:
+                           changes: Changes) -> None:
         """Build or load the state of freshness SLOs new to this evaluator, then apply
         the changed runs to every one whose dataset they wrote (see fresh_store)."""
         new = [u for u in loaded if u.is_freshness and u.entity_id is not None]
