@@ -22,9 +22,10 @@ from app.lineage.cache import install as install_lineage_cache
 from app.lineage.nodecache import warm as warm_lineage_caches
 from app.metrics import ServiceMetrics
 from app.settings import Settings, get_settings
+from app.slo.evaluation import signals_for
 from app.slo.retention import INTERVAL_SECONDS as RETENTION_INTERVAL
 from app.slo.retention import retention_job
-from app.slo.service import Evaluator, signals_for
+from app.slo.service import Evaluator
 from app.slo.store import load_directory
 from app.store.db import make_engine, make_session_factory
 

@@ -96,7 +96,7 @@ class ServiceMetrics:
         self._slo_series: dict[int, tuple[tuple[str, ...], set[str], set[str], set[str]]] = {}
 
     def record_slo_pass(self, stats: Any, evaluations: Iterable[Any], removed: Iterable[Any] = ()) -> None:
-        """Export one pass (`app.slo.service.PassStats` and its `Evaluation`s)."""
+        """Export one pass (`app.slo.evaluation.PassStats` and its `Evaluation`s)."""
         self.slo_passes.labels(stats.mode).inc()
         self.slo_pass_seconds.labels(stats.mode).observe(stats.seconds)
         self.slo_evaluations.inc(stats.changed)

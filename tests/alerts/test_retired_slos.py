@@ -13,7 +13,8 @@ from app.alerts.delivery import deliver_due
 from app.alerts.jobs import alert_housekeeping
 from app.alerts.process import process_signals
 from app.alerts.runtime import set_runtime
-from app.slo.service import Evaluator, signals_for
+from app.slo.evaluation import signals_for
+from app.slo.service import Evaluator
 from app.slo.store import load_directory
 from app.store.alert_models import Incident, IncidentAlert, IncidentEvent, OutboxNotification
 

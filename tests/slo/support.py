@@ -9,8 +9,9 @@ from factories import PRODUCER, T0, dataset, new_run_id, run_event
 
 from app.ingest.schema import parse_event
 from app.ingest.writer import EventStore
+from app.slo.evaluation import Evaluation
 from app.slo.loader import load_slo_documents
-from app.slo.service import Evaluation, Evaluator
+from app.slo.service import Evaluator
 from app.slo.store import apply_definition
 
 NS = "pipelines"

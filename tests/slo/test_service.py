@@ -11,8 +11,9 @@ from fractions import Fraction
 from factories import PRODUCER, dataset, new_run_id, run_event
 from sqlalchemy import func, select
 
+from app.slo.evaluation import signals_for
 from app.slo.recount import recount
-from app.slo.service import Evaluator, signals_for
+from app.slo.service import Evaluator
 from app.slo.store import delete_definition, sync_targets
 from app.slo.windows import PERIOD
 from app.store.slo_models import Slo, SloDefinitionRow, SloEvaluation
