@@ -13,3 +13,19 @@ class PostgresUsage:
     """How many tests ran on PostgreSQL; CI fails the run when it is zero."""
 
     count = 0
+
+
+def create_tokens(db_url: str, **scopes: list[str]) -> dict[str, str]:
+    """API tokens named and scoped as given (`reader=["read"]`), committed; returns the
+    secrets by name, as a client would hold them."""
+    from app.auth import create_token
+    from app.store.db import make_engine, make_session_factory
+
+    engine = make_engine(db_url)
+    try:
+        with make_session_factory(engine)() as session:
+            secrets = {name: create_token(session, name, granted) for name, granted in scopes.items()}
+            session.commit()
+    finally:
+        engine.dispose()
+    return secrets

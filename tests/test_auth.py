@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from backends import create_tokens
 from factories import new_run_id, run_event
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -42,12 +43,8 @@ def _post(client, token=None):
 
 
 def test_scopes_and_modes(db_url, engine):
-    factory = make_session_factory(engine)
-    with factory() as s:
-        ingest = create_token(s, "writer", ["ingest"])
-        read = create_token(s, "reader", ["read"])
-        admin = create_token(s, "boss", ["admin"])
-        s.commit()
+    tokens = create_tokens(db_url, writer=["ingest"], reader=["read"], boss=["admin"])
+    ingest, read, admin = tokens["writer"], tokens["reader"], tokens["boss"]
     with TestClient(create_app(Settings(database_url=db_url, auth="auto", slo_scheduler=False))) as client:
         assert _post(client).status_code == 401
         assert _post(client, "nope").status_code == 401

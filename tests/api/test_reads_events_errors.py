@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta, timezone
 
 import pytest
+from backends import create_tokens
 from reads_support import (
     T0,
     at,
@@ -19,9 +20,6 @@ from reads_support import (
     service,
 )
 from sqlalchemy import event
-
-from app.auth import create_token
-from app.store.db import make_engine, make_session_factory
 
 # -- raw events ----------------------------------------------------------------------------
 
@@ -164,12 +162,8 @@ def test_lists_cost_the_same_statements_whatever_the_page_size(db_url):
 
 
 def test_reads_need_the_read_scope(db_url):
-    engine = make_engine(db_url)
-    with make_session_factory(engine)() as session:
-        ingest_only = create_token(session, "ingester", ["ingest"])
-        reader = create_token(session, "reader", ["read"])
-        session.commit()
-    engine.dispose()
+    tokens = create_tokens(db_url, ingester=["ingest"], reader=["read"])
+    ingest_only, reader = tokens["ingester"], tokens["reader"]
     with service(db_url) as client:
         assert client.get("/api/v1/namespaces").status_code == 401
         denied = client.get("/api/v1/namespaces", headers={"Authorization": f"Bearer {ingest_only}"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from backends import create_tokens
 from factories import PRODUCER, dataset, new_run_id, run_event
 
 from .test_scenarios import NS, D, post, run
@@ -161,15 +162,8 @@ def test_search_ranks_exact_then_prefix_then_infix(client):
 
 
 def test_reads_need_the_read_scope(client, db_url):
-    from app.auth import create_token
-    from app.store.db import make_engine, make_session_factory
-
-    engine = make_engine(db_url)
-    with make_session_factory(engine)() as s:
-        ingest_only = create_token(s, "ingester", ["ingest"])
-        reader = create_token(s, "reader", ["read"])
-        s.commit()
-    engine.dispose()
+    tokens = create_tokens(db_url, ingester=["ingest"], reader=["read"])
+    ingest_only, reader = tokens["ingester"], tokens["reader"]
     post_headers = {"authorization": f"Bearer {ingest_only}", "content-type": "application/json"}
     import json
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import yaml
+from backends import create_tokens
 from fastapi.testclient import TestClient
 
-from app.auth import create_token
 from app.main import create_app
 from app.settings import Settings
 from app.slo.loader import load_slo_documents
@@ -111,12 +111,8 @@ def test_invalid_documents_come_back_with_file_line_path_and_reason(client):
 
 
 def test_writes_need_the_admin_scope_and_file_slos_are_read_only(db_url, engine, tmp_path):
-    from app.store.db import make_session_factory
-
-    with make_session_factory(engine)() as s:
-        read = create_token(s, "reader", ["read"])
-        admin = create_token(s, "boss", ["admin"])
-        s.commit()
+    tokens = create_tokens(db_url, reader=["read"], boss=["admin"])
+    read, admin = tokens["reader"], tokens["boss"]
     folder = tmp_path / "slos"
     folder.mkdir()
     (folder / "orders.yaml").write_text(NATIVE)
