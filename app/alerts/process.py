@@ -38,8 +38,8 @@ from app.alerts.receivers import Action
 from app.alerts.receivers.render import format_budget, format_burn_rates
 from app.alerts.retired import resolve_deleted_slos
 from app.alerts.runtime import AlertRuntime, get_runtime
-from app.alerts.signals import SloSignal
 from app.alerts.upstream import Cause, LineageView, Node, most_upstream_cause
+from app.slo.signals import SloSignal
 from app.store.alert_models import Incident, IncidentAlert
 
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from app.alerts.signals import SloSignal
 from app.slo.burn import BurnReport
+from app.slo.signals import SloSignal
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from app.alerts.routing import load_routing
 from app.alerts.runtime import AlertOptions, AlertRuntime
-from app.alerts.signals import SloSignal
+from app.slo.signals import SloSignal
 from app.store.models import Dataset, Job
 
 # The notification the receiver tests render (conftest's `make_notification`, `clock`).

@@ -1,7 +1,8 @@
-"""What the alerting layer consumes from the SLO engine, as plain data.
+"""What the SLO engine hands on to alerting, as plain data.
 
-The SLO engine turns each evaluation into one `SloSignal`; alerting never looks inside
-SLO internals, so the two can change independently (the glue is in app/jobs.py).
+Each evaluation becomes one `SloSignal`; alerting never looks inside SLO internals, so the
+two can change independently (the glue is in app/main.py). The contract lives here, with
+its producer, because data flows one way: SLOs never import alerting.
 """
 
 from __future__ import annotations
