@@ -16,6 +16,7 @@ from app.alerts.process import process_signals
 from app.api.routes import all_routers
 from app.auth import TokenCache
 from app.errors import DomainError
+from app.gcpolicy import settle_long_lived
 from app.ingest.writer import EventStore, GroupCommitWriter
 from app.jobs import ScheduledJob, Scheduler
 from app.lineage.cache import install as install_lineage_cache
@@ -45,6 +46,8 @@ def _slo_job(app: FastAPI):
             app.state.metrics.slo_pass_errors.inc()
             raise
         app.state.metrics.record_slo_pass(evaluator.last, evaluations, evaluator.removed)
+        if evaluator.last.mode == "full":  # its state is built: see app.gcpolicy
+            settle_long_lived("the first full SLO pass")
 
     return job
 
@@ -107,8 +110,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Registered now, with this app's size limit, so no request can create it first
         # from the process-wide settings.
         install_lineage_cache(engine, settings.lineage_cache_max_edges)
-        warming = asyncio.create_task(asyncio.to_thread(
-            warm_lineage_caches, session_factory, settings.lineage_cache_max_edges))
+
+        def warm_then_settle() -> None:
+            warm_lineage_caches(session_factory, settings.lineage_cache_max_edges)
+            settle_long_lived("loading the lineage caches")
+
+        warming = asyncio.create_task(asyncio.to_thread(warm_then_settle))
+        app.state.lineage_warming = warming
         if scheduler is not None:
             scheduler.add(ScheduledJob(SLO_JOB, _slo_job(app), settings.slo_eval_interval_seconds))
             scheduler.add(ScheduledJob("slo.history_retention", retention_job(settings.slo_history_retention_days),

@@ -111,10 +111,11 @@ def _last_run(writer_ids: Sequence[int], jobs: Mapping[int, Any]) -> tuple[str |
     return (best.run_state, best.run_at) if best is not None else (None, None)
 
 
-def _owner_counts(ids: Iterable[int], owners: Mapping[int, tuple[str, ...]], into: Counter) -> None:
-    # Nodes share a few distinct owner tuples: count those (one C-level pass), then expand.
-    for names, count in Counter(map(owners.__getitem__, ids)).items():
-        for name in names:
+def _owner_counts(ids: Iterable[int], owners: Mapping[int, int], owner_sets: Sequence[tuple[str, ...]],
+                  into: Counter) -> None:
+    # Nodes share a few distinct owner sets: count those (one C-level pass), then expand.
+    for index, count in Counter(map(owners.__getitem__, ids)).items():
+        for name in owner_sets[index]:
             into[name] += count
 
 
@@ -137,8 +138,8 @@ def _answer(
     suspects = {d for j in nodes.failing for d in outputs.get(j, ()) if reached_ds.get(d, 0) > 0}
     failing_ds = [d for d in suspects if _last_run(writers.get(d, ()), nodes.jobs)[0] in FAILING_STATES]
     owners: Counter = Counter()
-    _owner_counts(chain.from_iterable(ds for _, ds in levels), nodes.dataset_owners, owners)
-    _owner_counts(chain.from_iterable(js for js, _ in levels), nodes.job_owners, owners)
+    _owner_counts(chain.from_iterable(ds for _, ds in levels), nodes.dataset_owners, nodes.owner_sets, owners)
+    _owner_counts(chain.from_iterable(js for js, _ in levels), nodes.job_owners, nodes.owner_sets, owners)
     return {
         **head,
         "truncated": reached.truncated,

@@ -65,6 +65,12 @@ class Http:
 
         self.client = TestClient(create_app(Settings(database_url=url, auth="auto")))
         self.client.__enter__()
+        # A user calls a service that has finished starting: wait for its background
+        # warm-up (lineage caches loaded, then frozen out of the collector's walks).
+        warming = self.client.app.state.lineage_warming
+        deadline = time.monotonic() + 600
+        while not warming.done() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def get(self, path: str, **params):
         r = self.client.get(path, params=params)

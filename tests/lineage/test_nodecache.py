@@ -105,7 +105,7 @@ def test_a_change_committed_by_another_replica_is_seen(session, db_url):
     other.dispose()
     assert cache.refresh(session)
     assert cache.jobs[e.jobs["j"]].run_state == "ABORTED" and e.jobs["j"] in cache.failing
-    assert cache.dataset_owners[e.ds["b"]] == ("team:z",)
+    assert cache.owner_sets[cache.dataset_owners[e.ds["b"]]] == ("team:z",)
 
 
 def test_cache_equals_a_fresh_load_through_random_changes(session):
