@@ -8,6 +8,7 @@ event acknowledged, every run created, every ended run ended, and no 5xx.
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import signal
 import subprocess
@@ -50,6 +51,8 @@ class Options:
     profile_seconds: float = 15.0
     service_env: dict[str, str] = field(default_factory=dict)
     wrk: bool = True  # cross-check the no-op rate with wrk when it is installed
+    # The durable floor (bench/floor_app.py) after the no-op; DATASLO_BENCH_NO_FLOOR=1 skips it.
+    floor: bool = field(default_factory=lambda: os.environ.get("DATASLO_BENCH_NO_FLOOR", "") in ("", "0"))
     wait_quiet: float = 60.0
     quiet_cores: float = 0.25
     log: Callable[[str], None] = print
@@ -187,6 +190,45 @@ def _start_service(name: str, opts: Options, url: str) -> harness.Server:
     return server
 
 
+def _floor_url(opts: Options) -> str:
+    """A fresh database `<bench db>_floor` for the floor app: it must not share the service's."""
+    parsed = make_url(opts.postgres_url)
+    url = harness.reset_postgres(parsed.set(database=f"{parsed.database}_floor").render_as_string(hide_password=False))
+    PG_DATABASES.add(make_url(url).database)
+    return url
+
+
+def _floor_rows(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)) as conn:
+        return int(conn.execute("SELECT count(*) FROM floor_events").fetchone()[0])
+
+
+def _floor(name: str, opts: Options, requests: Iterator[tuple[bytes, int]], concurrency: int,
+           duration: float, answers: _BatchAnswers | None = None) -> tuple[LoadResult, dict]:
+    """The durable floor (bench/floor_app.py) on a fresh PostgreSQL database, served like the
+    no-op and the service: warm-up, then a measured phase over the same requests. Checks that
+    it stored one row per event sent and answered no 5xx."""
+    from bench.floor_app import URL_ENV
+
+    url = _floor_url(opts)
+    server = harness.start_server(name, "bench.floor_app:create_app", workers=opts.workers, env={URL_ENV: url})
+    try:
+        warm = run(drive(HOST, server.port, requests, concurrency, duration=opts.warmup_seconds,
+                         on_response=answers))
+        quiet = wait_quiet(opts, "the floor")
+        result, cpu = _phase(server, requests, concurrency, duration=duration, on_response=answers)
+        sent = warm.taken_units + result.taken_units
+        rss = server.rss()
+    finally:
+        server.stop()
+    check = _check({"events": sent}, {"events": _floor_rows(url)}, [warm, result],
+                   answers.failed if answers else 0)
+    return result, {**result.summary(), **cpu, **quiet, "events_sent_in_total": sent,
+                    "server_rss_mb": round(rss / MB, 1), "check": check}
+
+
 class _BatchAnswers:
     """Counts events a 200 batch response reports as failed (they must be none)."""
 
@@ -235,6 +277,25 @@ def single(opts: Options, traffic: Traffic) -> dict:
                 f"non-2xx {wrk['non_2xx']}")
 
     run_noop("before")
+    out["floor"] = None
+    if opts.floor:
+        # Same events in the same order as the stores get; past the pre-encoded ones (a fast
+        # floor may use them all), more are encoded on the fly rather than repeated.
+        more = ((request_bytes(HOST, 0, SINGLE_PATH, body), 1)
+                for body, _, _ in traffic.events(1 << 40, len(requests)))
+        result, entry = _floor("floor-single", opts, itertools.chain(requests, more), opts.concurrency,
+                               opts.single_seconds)
+        before = out["noop"][0]["rate_per_s"]
+        entry["ratio_to_noop_before"] = round(result.rate / before, 3) if before else None
+        out["floor"] = entry
+        if entry["events_sent_in_total"] > len(requests):
+            log(f"  note: the floor used all {len(requests):,} pre-encoded events; the rest were encoded while sending")
+        log(f"  floor (durable, group commit, postgres): {result.rate:,.0f} events/s  "
+            f"ratio to no-op (before) {entry['ratio_to_noop_before']}  p50 {entry['latency_ms']['p50']} ms  "
+            f"p99 {entry['latency_ms']['p99']} ms  client CPU {result.client_cpu_share:.0%}  "
+            f"server CPU {entry['server_cpu_cores']}  postgres CPU {entry['postgres_cpu_cores']}  "
+            f"other jobs' CPU {entry['foreign_cpu_cores']}  "
+            f"check {'ok' if entry['check']['ok'] else entry['check']['problems']}")
     for store in opts.stores:
         url = _url_for(store, opts, "single")
         server = _start_service(f"single-{store}", opts, url)
@@ -270,6 +331,10 @@ def single(opts: Options, traffic: Traffic) -> dict:
     run_noop("after")
     baseline = sum(n["rate_per_s"] for n in out["noop"]) / len(out["noop"])
     out["noop_rate_per_s"] = round(baseline, 1)
+    if out["floor"]:
+        out["floor"]["ratio_to_noop"] = round(out["floor"]["rate_per_s"] / baseline, 3) if baseline else None
+        log(f"  floor: ratio to no-op {out['floor']['ratio_to_noop']} (what storing durably alone allows on "
+            f"this machine; target 0.5)")
     for store, entry in out["stores"].items():
         entry["ratio_to_noop"] = round(entry["rate_per_s"] / baseline, 3) if baseline else None
         log(f"  {store}: ratio to no-op {entry['ratio_to_noop']}")
@@ -292,6 +357,21 @@ def batch(opts: Options, traffic: Traffic) -> dict:
     out["noop"] = {**result.summary(), **cpu, **quiet}
     log(f"  no-op: {result.rate:,.0f} events/s  client CPU {result.client_cpu_share:.0%}  "
         f"server CPU {cpu['server_cpu_cores']}  other jobs' CPU {cpu['foreign_cpu_cores']}")
+
+    out["floor"] = None
+    if opts.floor:
+        answers = _BatchAnswers()
+        result, entry = _floor("floor-batch", opts, _batch_requests(traffic, opts.batch_size),
+                               opts.batch_concurrency, opts.batch_seconds, answers)
+        noop = out["noop"]["rate_per_s"]
+        entry["ratio_to_noop"] = round(result.rate / noop, 3) if noop else None
+        out["floor"] = entry
+        log(f"  floor (durable, group commit, postgres): {result.rate:,.0f} events/s "
+            f"({result.rate / opts.batch_size:.1f} batches/s)  ratio to no-op {entry['ratio_to_noop']}  "
+            f"p50 {entry['latency_ms']['p50']} ms  p99 {entry['latency_ms']['p99']} ms per batch  "
+            f"server CPU {entry['server_cpu_cores']}  postgres CPU {entry['postgres_cpu_cores']}  "
+            f"other jobs' CPU {entry['foreign_cpu_cores']}  "
+            f"check {'ok' if entry['check']['ok'] else entry['check']['problems']}")
 
     store = "postgres"
     url = _url_for(store, opts, "batch")
