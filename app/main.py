@@ -95,6 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 scheduler.run_soon(DELIVERY_JOB, 0.2)
 
         app.state.slo_evaluator.listeners.append(raise_alerts)
+        # Asked by the SLO API once a definition change commits.
+        app.state.evaluate_soon = (lambda: scheduler.run_soon(SLO_JOB, 0.2)) if scheduler is not None else None
 
         def on_commit(received: int, stored: int, seconds: float) -> None:
             metrics.record_commit(received, stored, seconds)

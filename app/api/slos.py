@@ -18,6 +18,8 @@ from typing import Annotated, Any
 import yaml
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from app.api.deps import AdminScope, ReadScope, SessionDep
 from app.catalog import Page
@@ -76,10 +78,20 @@ def get_slos(
     return listing("slos", items, total)
 
 
+def _evaluate_after_commit(request: Request, session: Session) -> None:
+    """A changed definition is judged at the next pass; ask for that pass once the change
+    is committed (the session dependency commits after the handler) rather than letting
+    the status wait up to a full evaluation interval."""
+    wake = getattr(request.app.state, "evaluate_soon", None)
+    if wake is not None:
+        event.listen(session, "after_commit", lambda _session: wake(), once=True)
+
+
 @router.post("/slos", status_code=201, dependencies=[AdminScope], openapi_extra=BODY_DOC)
 async def post_slo(request: Request, session: SessionDep) -> JSONResponse:
     slo = await _document(request)
     applied = create_definition(session, slo, source="api")
+    _evaluate_after_commit(request, session)
     items, _ = list_slos(session, Page(limit=1000), name=applied.row.name)
     return JSONResponse({"name": applied.row.name, "slos": items}, status_code=201)
 
@@ -99,15 +111,18 @@ async def put_slo(slo_id: int, request: Request, session: SessionDep) -> dict[st
             {"file": "<request>", "line": None, "path": "name",
              "reason": f"expected {d.name!r}, got {slo.name!r}"}])
     applied = apply_definition(session, slo, source="api")
+    if applied.changed:
+        _evaluate_after_commit(request, session)
     items, _ = list_slos(session, Page(limit=1000), name=applied.row.name)
     return {"name": applied.row.name, "changed": applied.changed, "slos": items}
 
 
 @router.delete("/slos/{slo_id}", status_code=204, dependencies=[AdminScope])
-def delete_slo(slo_id: int, session: SessionDep) -> Response:
+def delete_slo(slo_id: int, request: Request, session: SessionDep) -> Response:
     _, d = definition_row(session, slo_id)
     ensure_api_may_change(d)
     delete_definition(session, d)
+    _evaluate_after_commit(request, session)  # its open alerts resolve at that pass
     return Response(status_code=204)
 
 

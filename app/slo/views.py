@@ -103,6 +103,14 @@ def slo_status(session: Session, slo_id: int, limit: int = 20) -> dict[str, Any]
     out = summary(slo_row, d, latest, at)
     if latest is None or at is None:
         return {**out, "status": None, "spent": [], "spentTotal": 0}
+    evaluated_revision = latest.report.get("revision", d.revision)
+    if evaluated_revision != d.revision:
+        # The stored counts were judged under an earlier definition (another SLI, threshold
+        # or objective): putting them under this one would show a report that never was.
+        return {**out, "status": None, "spent": [], "spentTotal": 0,
+                "pending": {"evaluatedRevision": evaluated_revision, "revision": d.revision,
+                            "reason": "the definition changed since the last evaluation; "
+                                      "its first evaluation comes with the next pass"}}
     slo = definition_of(d)
     start, end = plan(slo, at)[PERIOD]
     unit = Unit(slo_row.id, d.id, d.revision, d.name, slo, slo_row.entity, slo_row.entity_id,
@@ -118,9 +126,8 @@ def slo_status(session: Session, slo_id: int, limit: int = 20) -> dict[str, Any]
 
 
 def _full_report(slo: SLODefinition, d: SloDefinitionRow, latest: SloEvaluation) -> dict[str, Any]:
-    """The report of a stored evaluation: recomputed from its counts (the definition's
-    revision moves on only with a new evaluation, at the next pass), or as stored by
-    earlier versions."""
+    """The report of a stored evaluation of the current revision: recomputed from its
+    counts, or as stored by earlier versions."""
     doc = latest.report
     if "counts" not in doc:
         return doc

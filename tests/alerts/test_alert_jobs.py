@@ -40,9 +40,12 @@ def installed():
 
 def test_start_up_and_scheduled_ticks(engine, vendor, tmp_path, installed):
     routes = tmp_path / "routes.yaml"
-    routes.write_text(routing_yaml(vendor.url) + """maintenance_windows:
+    # A daily window twelve hours away: loaded, yet never open while the test runs (a
+    # fixed "Sunday 03:00" silenced this test's pages for one hour a week).
+    hour = (utcnow() + timedelta(hours=12)).hour
+    routes.write_text(routing_yaml(vendor.url) + f"""maintenance_windows:
   - name: sunday
-    cron: "0 3 * * 0"
+    cron: "0 {hour} * * *"
     duration: 1h
     exclude_budget: true
 """)

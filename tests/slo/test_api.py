@@ -172,3 +172,28 @@ def test_status_lists_what_spent_the_budget_and_history_carries_values_forward(c
     assert client.get(f"/api/v1/slos/{ids['orders-fresh']}/history", params={"step": "1s"}).status_code == 422
     assert client.get(f"/api/v1/slos/{ids['orders-fresh']}/history", params={"step": "soon"}).status_code == 422
     assert client.get("/api/v1/slos/999/status").status_code == 404
+
+
+def test_a_changed_definition_shows_as_pending_until_evaluated_and_asks_for_a_pass(client, factory, post):
+    post(*finished("loader", 30, ok=True), *finished("loader", 60, ok=False))
+    apply(factory, OPENSLO)
+    evaluator = Evaluator()
+    slo_id = evaluate(factory, evaluator, at(120))["loader-success"].slo_id
+    before = client.get(f"/api/v1/slos/{slo_id}/status").json()
+    assert before["status"]["objective"] == 0.9 and "pending" not in before
+
+    asked = []
+    client.app.state.evaluate_soon = lambda: asked.append(True)
+    assert client.put(f"/api/v1/slos/{slo_id}", content=OPENSLO.replace("0.9", "0.5"), headers=YAML).status_code == 200
+    assert asked == [True]  # once the change committed
+    assert client.put(f"/api/v1/slos/{slo_id}", content=NATIVE, headers=YAML).status_code == 422
+    assert asked == [True]  # a refused change asks for nothing
+
+    # The stored counts were judged at 90 %: not shown under the new 50 % objective.
+    pending = client.get(f"/api/v1/slos/{slo_id}/status").json()
+    assert pending["status"] is None
+    assert pending["pending"]["evaluatedRevision"] == 1 and pending["pending"]["revision"] == 2
+
+    evaluate(factory, evaluator, at(121))
+    after = client.get(f"/api/v1/slos/{slo_id}/status").json()
+    assert "pending" not in after and after["status"]["objective"] == 0.5
