@@ -65,6 +65,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--service-env", action="append", default=[], metavar="NAME=VALUE",
                    help="extra environment for the dataslo servers (repeatable), "
                         "e.g. DATASLO_INGEST_WRITERS=1")
+    p.add_argument("--no-floor", action="store_true",
+                   help="skip the durable floor (bench/floor_app.py) measured next to the no-op")
     p.add_argument("--no-wrk", action="store_true",
                    help="skip the wrk cross-check of the no-op rate (done only when wrk is installed)")
     p.add_argument("--out", help="JSON results file (default bench/.work/results-<time>.json)")
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                           stores=tuple(s.strip() for s in args.stores.split(",") if s.strip()),
                           batch_size=args.batch_size, batch_concurrency=args.batch_concurrency,
                           memory_store=args.memory_store, profile=args.profile, wait_quiet=args.wait_quiet,
-                          wrk=not args.no_wrk,
+                          wrk=not args.no_wrk, **({"floor": False} if args.no_floor else {}),
                           service_env=dict(kv.split("=", 1) for kv in args.service_env),
                           log=lambda msg: print(msg, flush=True))
     if args.quick:
@@ -153,6 +155,10 @@ def _summary(results: dict) -> bool:
     if single and "stores" in single:
         print(f"  no-op baseline: {single['noop_rate_per_s']:,.0f} req/s "
               f"(before {single['noop'][0]['rate_per_s']:,.0f}, after {single['noop'][-1]['rate_per_s']:,.0f})")
+        if single.get("floor"):
+            f = single["floor"]
+            print(f"  single floor    {f['rate_per_s']:>9,.0f} events/s  ratio {f['ratio_to_noop']:.3f}  "
+                  f"(parse, hash, durable append only: the most any implementation can reach here)")
         for store, e in single["stores"].items():
             ok = e["check"]["ok"] and (store != "postgres" or e["ratio_to_noop"] >= 0.5)
             failed |= not ok
@@ -164,6 +170,8 @@ def _summary(results: dict) -> bool:
         e = b["stores"]["postgres"]
         ok = e["check"]["ok"] and e["rate_per_s"] >= 10_000
         failed |= not ok
+        if b.get("floor"):
+            print(f"  batch    floor    {b['floor']['rate_per_s']:>9,.0f} events/s  (durable append only)")
         print(f"  batch    postgres {e['rate_per_s']:>9,.0f} events/s  (no-op {b['noop']['rate_per_s']:,.0f})  "
               f"correctness {'ok' if e['check']['ok'] else 'FAILED'}  {_verdict(ok)} (target >= 10,000)")
     m = results.get("memory")
