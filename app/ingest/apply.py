@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from app.ingest.fold import Folder
 from app.ingest.identity import IdCache, IdResolver
 from app.ingest.schema import ParsedEvent
-from app.store.dialect import insert_ignore
 from app.store.models import LineageEvent
+from app.store.rowsets import insert_rows
 from app.store.types import utcnow
 
 __all__ = ["BatchResult", "IdCache", "apply_batch"]
@@ -75,7 +75,5 @@ def _insert_raw(session: Session, events: list[ParsedEvent]) -> set[str]:
                 "payload": p.raw,
             }
         )
-    stmt = insert_ignore(session, LineageEvent, ["event_hash"]).returning(LineageEvent.event_hash)
-    return set(session.scalars(stmt, rows)) if len(rows) > 1 else set(
-        session.scalars(stmt.values(rows[0])) if rows else []
-    )
+    inserted = insert_rows(session, LineageEvent, rows, conflict=["event_hash"], returning=["event_hash"])
+    return {row.event_hash for row in inserted}

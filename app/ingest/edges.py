@@ -15,8 +15,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.ingest.records import Record
-from app.store.dialect import insert_ignore
 from app.store.models import LineageEdge, RunInput
+from app.store.rowsets import insert_rows
 
 
 class EdgeTracker:
@@ -49,10 +49,7 @@ class EdgeTracker:
             for (j, d, dr), at in self.touched.items()
             if (j, d, dr) not in open_edges
         ]
-        if new:
-            self.session.execute(
-                insert_ignore(self.session, LineageEdge, ["job_id", "dataset_id", "direction", "valid_from"]), new
-            )
+        insert_rows(self.session, LineageEdge, new, conflict=["job_id", "dataset_id", "direction", "valid_from"])
         open_keys = set(open_edges) | {(r["job_id"], r["dataset_id"], r["direction"]) for r in new}
         self._close_stale(completed_runs, runs, jobs, open_keys, versions)
 

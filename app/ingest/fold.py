@@ -21,8 +21,8 @@ from app.ingest.persist import write_children
 from app.ingest.records import DatasetRecord, JobRecord, Record, RunRecord, write_back
 from app.ingest.runstate import TERMINAL_STATES, apply_event
 from app.ingest.schema import DatasetEvent, JobEvent, ParsedEvent, RunEvent
-from app.store.dialect import insert_ignore
 from app.store.models import Dataset, Job, Run
+from app.store.rowsets import insert_rows
 from app.store.types import utcnow
 
 
@@ -96,11 +96,10 @@ class Folder:
         if run_keys:
             wanted = {(uuid, ids.job(*job_key)) for uuid, job_key in run_keys}
             now = utcnow()
-            self.session.execute(
-                insert_ignore(self.session, Run, ["run_uuid", "job_id"]),
-                [{"run_uuid": u, "job_id": j, "state": "NEW", "facets": {}, "facet_times": {},
-                  "created_at": now, "updated_at": now} for u, j in sorted(wanted)],
-            )
+            insert_rows(self.session, Run,
+                        [{"run_uuid": u, "job_id": j, "state": "NEW", "facets": {}, "facet_times": {},
+                          "created_at": now, "updated_at": now} for u, j in sorted(wanted)],
+                        conflict=["run_uuid", "job_id"])
             for run in RunRecord.load(self.session, Run.run_uuid.in_({u for u, _ in wanted}), lock=lock):
                 if (run.run_uuid, run.job_id) in wanted:
                     self.runs[(run.run_uuid, run.job_id)] = run

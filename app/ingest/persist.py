@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.ingest.records import DatasetRecord, Record
-from app.store.dialect import insert_ignore, upsert
 from app.store.models import (
     ColumnLineage,
     Dataset,
@@ -22,6 +21,7 @@ from app.store.models import (
     QualityMetrics,
     RunInput,
 )
+from app.store.rowsets import insert_rows
 
 if TYPE_CHECKING:
     from app.ingest.fold import Pending
@@ -32,33 +32,17 @@ def write_children(session: Session, pending: Pending, datasets: dict[int, Recor
 
     `datasets` gains the rows this needs to update but the batch did not name."""
     p = pending
-    if p.versions:
-        stmt = upsert(
-            session, DatasetVersion, ("dataset_id", "run_id"),
-            coalesce=("row_count", "byte_size", "file_count", "fields", "lifecycle_state"),
-        )
-        session.execute(stmt, list(p.versions.values()))
-    if p.inputs:
-        session.execute(insert_ignore(session, RunInput, ("run_id", "dataset_id")), list(p.inputs.values()))
-    if p.metrics:
-        session.execute(
-            upsert(session, QualityMetrics, ("run_id", "dataset_id"),
-                   overwrite=("row_count", "byte_size", "file_count", "column_metrics", "event_time")),
-            list(p.metrics.values()),
-        )
-    if p.assertions:
-        session.execute(
-            upsert(session, QualityAssertion, ("run_id", "dataset_id", "assertion", "column_name"),
-                   overwrite=("success", "severity", "event_time")),
-            list(p.assertions.values()),
-        )
-    if p.column_edges:
-        session.execute(
-            insert_ignore(session, ColumnLineage, (
-                "run_id", "output_dataset_id", "output_field", "input_dataset_id", "input_field",
-                "transformation_type", "transformation_subtype")),
-            list(p.column_edges.values()),
-        )
+    insert_rows(session, DatasetVersion, list(p.versions.values()), conflict=("dataset_id", "run_id"),
+                coalesce=("row_count", "byte_size", "file_count", "fields", "lifecycle_state"))
+    insert_rows(session, RunInput, list(p.inputs.values()), conflict=("run_id", "dataset_id"))
+    insert_rows(session, QualityMetrics, list(p.metrics.values()), conflict=("run_id", "dataset_id"),
+                overwrite=("row_count", "byte_size", "file_count", "column_metrics", "event_time"))
+    insert_rows(session, QualityAssertion, list(p.assertions.values()),
+                conflict=("run_id", "dataset_id", "assertion", "column_name"),
+                overwrite=("success", "severity", "event_time"))
+    insert_rows(session, ColumnLineage, list(p.column_edges.values()), conflict=(
+        "run_id", "output_dataset_id", "output_field", "input_dataset_id", "input_field",
+        "transformation_type", "transformation_subtype"))
     if p.schemas:
         _replace_fields(session, p.schemas)
     run_ids = {r for _, r in p.versions} | set(p.completed_runs)
@@ -110,8 +94,7 @@ def _replace_fields(session: Session, schemas: dict[int, list[dict[str, Any]]]) 
                      "description": f["description"], "position": i} for i, f in enumerate(unique))
     if stale:
         session.execute(DatasetField.__table__.delete().where(DatasetField.dataset_id.in_(stale)))
-    if rows:
-        session.execute(DatasetField.__table__.insert(), rows)
+    insert_rows(session, DatasetField, rows)
 
 
 def _mark_fresh(session: Session, rows: list[Any], completed_runs: dict, datasets: dict[int, Record]) -> None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from app.store.models import Dataset, Job, Run
+from app.store.rowsets import update_rows
 
 
 class Record:
@@ -61,7 +62,7 @@ RunRecord = _record_class(Run)
 
 
 def write_back(session: Session, records: Iterable[Record]) -> None:
-    """One executemany UPDATE per table over the union of changed columns.
+    """One UPDATE per table over the union of changed columns.
 
     The ORM would emit one UPDATE per distinct set of changed columns (and only for
     consecutive rows), dozens per batch; one statement per table is one round trip."""
@@ -71,9 +72,6 @@ def write_back(session: Session, records: Iterable[Record]) -> None:
             by_table.setdefault(record.table, []).append(record)
     for table, changed in by_table.items():
         columns = sorted(set().union(*(r._changed for r in changed)))
-        session.execute(
-            table.update().where(table.c.id == bindparam("_id")).values({c: bindparam(c) for c in columns}),
-            [{"_id": r.id, **{c: getattr(r, c) for c in columns}} for r in changed],
-        )
+        update_rows(session, table, [{"id": r.id, **{c: getattr(r, c) for c in columns}} for r in changed])
         for record in changed:
             record._changed.clear()

@@ -48,7 +48,7 @@ def _insert_ignore(dialect: str, model, conflict: tuple[str, ...]):
 @lru_cache(maxsize=256)
 def _upsert(dialect: str, model, conflict, overwrite, coalesce):
     stmt = _insert(dialect, model)
-    table = model.__table__
+    table = getattr(model, "__table__", model)
     values = {c: stmt.excluded[c] for c in overwrite}
     values.update({c: func.coalesce(stmt.excluded[c], table.c[c]) for c in coalesce})
     return stmt.on_conflict_do_update(index_elements=list(conflict), set_=values)
