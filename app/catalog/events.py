@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -53,4 +54,4 @@ def list_events(
     payloads = session.scalars(
         select(LineageEvent.payload).where(*conditions).order_by(*order).limit(page.limit).offset(page.offset)
     ).all()
-    return listing("events", list(payloads), total)
+    return listing("events", [orjson.loads(p) for p in payloads], total)

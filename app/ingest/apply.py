@@ -72,7 +72,7 @@ def _insert_raw(session: Session, events: list[ParsedEvent]) -> set[str]:
                 "job_name": job.name if job else None,
                 "producer": e.producer,
                 "received_at": now,
-                "payload": p.raw,
+                "payload": p.canonical.decode(),
             }
         )
     inserted = insert_rows(session, LineageEvent, rows, conflict=["event_hash"], returning=["event_hash"])

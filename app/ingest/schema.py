@@ -155,23 +155,19 @@ def _kind_of(raw: dict[str, Any]) -> type[AnyEvent]:
 
 
 class ParsedEvent:
-    """A validated event plus what idempotency and auditing need."""
+    """A validated event plus what idempotency and auditing need: its canonical JSON
+    (sorted keys, compact), stored as the raw event, and that text's sha256."""
 
-    __slots__ = ("event", "raw", "hash")
+    __slots__ = ("canonical", "event", "hash")
 
-    def __init__(self, event: AnyEvent, raw: dict[str, Any], digest: str) -> None:
+    def __init__(self, event: AnyEvent, canonical: bytes) -> None:
         self.event = event
-        self.raw = raw
-        self.hash = digest
+        self.canonical = canonical
+        self.hash = hashlib.sha256(canonical).hexdigest()
 
     @property
     def kind(self) -> str:
         return type(self.event).__name__
-
-
-def canonical_hash(raw: dict[str, Any]) -> str:
-    """The same event sent twice, whatever its key order or spacing, hashes the same."""
-    return hashlib.sha256(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def parse_event(raw: Any) -> ParsedEvent:
@@ -184,8 +180,9 @@ def parse_event(raw: Any) -> ParsedEvent:
         raise EventError(
             [{"path": _path(err["loc"]), "reason": err["msg"]} for err in exc.errors(include_url=False)]
         ) from None
+    # The same event sent twice, whatever its key order or spacing, has one canonical form.
     canonical = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
     if b"\\u0000" in canonical:
         # PostgreSQL text and JSONB cannot hold NUL; refuse rather than store half an event.
         raise EventError([{"path": "$", "reason": "NUL characters (\\u0000) are not supported"}])
-    return ParsedEvent(event, raw, hashlib.sha256(canonical).hexdigest())
+    return ParsedEvent(event, canonical)

@@ -301,7 +301,9 @@ class LineageEvent(Base):
     job_name: Mapped[str | None] = mapped_column(String(2048))
     producer: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    payload: Mapped[dict[str, Any]] = mapped_column()
+    # The canonical JSON text that was hashed (sorted keys, compact): sha256(payload) ==
+    # event_hash. Text, not JSONB: written once, read whole, never queried inside.
+    payload: Mapped[str] = mapped_column(Text)
 
 
 class ApiToken(Base):

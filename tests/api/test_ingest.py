@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 
 import pytest
@@ -65,6 +66,10 @@ def test_duplicate_event_is_stored_once_and_changes_nothing(client, db):
     assert count(db, DatasetVersion) == 1
     with db() as s:
         assert s.scalars(select(Run)).one().updated_at == before
+        stored = s.scalars(select(LineageEvent)).one()
+    # The raw event is kept as the canonical text that was hashed: auditable as stored.
+    assert hashlib.sha256(stored.payload.encode()).hexdigest() == stored.event_hash
+    assert json.loads(stored.payload) == event
 
 
 def test_complete_before_start_yields_completed_run_with_start_time(client, db):
