@@ -13,7 +13,8 @@ real implementation (a lower bound on cost) measured in the same run as the no-o
   the commit is fsync'd) before answering, with concurrent requests sharing commits
   (group commit: one asyncio queue, one writer task, one transaction per drain).
 
-No fold into jobs/runs/datasets, no schema validation: a floor, not a product. The writer
+No fold into jobs/runs/datasets and, unless DATASLO_FLOOR_VALIDATE=1 (`python -m bench
+--floor-validate`), no schema validation: a floor, not a product. The writer
 inserts everything queued with ONE statement, `INSERT ... SELECT FROM unnest($1::text[],
 $2::bytea[]) ON CONFLICT DO NOTHING` with binary parameters: idempotent, unlike COPY; one
 round trip per transaction. In a direct psycopg test on the 2-core bench machine (bodies
@@ -37,13 +38,28 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 URL_ENV = "DATASLO_FLOOR_DATABASE_URL"
+# With this set to 1 the floor also validates each event as issue 2 requires of any
+# implementation (app.ingest.schema.parse_event: required fields, UUIDs, bounded names,
+# facets kept) and stores its canonical form: the floor of a *conforming* ingest path.
+VALIDATE_ENV = "DATASLO_FLOOR_VALIDATE"
 DDL = ("CREATE TABLE IF NOT EXISTS floor_events (event_hash text PRIMARY KEY, body bytea NOT NULL, "
        "received_at timestamptz NOT NULL DEFAULT now())")
 INSERT = ("INSERT INTO floor_events (event_hash, body) SELECT * FROM unnest(%b::text[], %b::bytea[]) "
           "ON CONFLICT (event_hash) DO NOTHING")
 
 
+def _validated(event: object) -> bytes | None:
+    """The canonical bytes of a valid event, None for an invalid one."""
+    from app.ingest.schema import EventError, parse_event
+
+    try:
+        return parse_event(event).canonical
+    except EventError:
+        return None
+
+
 def create_app() -> FastAPI:
+    validate = os.environ.get(VALIDATE_ENV, "") == "1"
     queue: asyncio.Queue[tuple[list[tuple[str, bytes]], asyncio.Future]] = asyncio.Queue()
 
     async def writer(conn: psycopg.AsyncConnection) -> None:
@@ -90,9 +106,13 @@ def create_app() -> FastAPI:
     async def post_lineage(request: Request) -> Response:
         body = await request.body()
         try:
-            orjson.loads(body)
+            event = orjson.loads(body)
         except orjson.JSONDecodeError:
             return JSONResponse({"error": "malformed_body"}, status_code=400)
+        if validate:
+            body = _validated(event)
+            if body is None:
+                return JSONResponse({"error": "invalid_event"}, status_code=422)
         await store([(hashlib.sha256(body).hexdigest(), body)])
         return Response(status_code=201)
 
@@ -106,8 +126,9 @@ def create_app() -> FastAPI:
             return JSONResponse({"error": "malformed_body"}, status_code=400)
         rows = []
         for event in events:
-            raw = orjson.dumps(event)
-            rows.append((hashlib.sha256(raw).hexdigest(), raw))
+            raw = _validated(event) if validate else orjson.dumps(event)
+            if raw is not None:
+                rows.append((hashlib.sha256(raw).hexdigest(), raw))
         if rows:
             await store(rows)
         n = len(rows)
