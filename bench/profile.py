@@ -55,7 +55,7 @@ def _role(frames: list[str]) -> str:
     if "app/jobs.py" in joined:
         return "scheduled jobs (SLO pass, alert delivery, housekeeping)"
     if "_commit_group" in joined or "_worker" in joined and "concurrent/futures/thread.py" in joined:
-        return "writer thread (to_thread: apply_batch + commit)"
+        return "writer thread (apply_batch + commit)"
     if "run_until_complete" in joined or "uvloop" in joined or "asyncio" in joined or "uvicorn" in joined:
         return "event loop thread (HTTP, parsing, validation)"
     return "other"

@@ -15,6 +15,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -80,8 +81,14 @@ class GroupCommitWriter:
         self._queue: asyncio.Queue[_Submission] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
         self._busy = 0
+        self._threads: ThreadPoolExecutor | None = None
 
     async def start(self) -> None:
+        # Threads of their own rather than the loop's shared pool: each batch builds a few
+        # MB of rows and statement documents, and glibc serves every thread that allocates
+        # from its own arena, keeping what it freed; a writer hopping over the shared
+        # pool's threads spread that over all of their arenas.
+        self._threads = ThreadPoolExecutor(self.writers, thread_name_prefix="dataslo-writer")
         # Several writers overlap one batch's COMMIT wait with the next batch's work; rows
         # they both touch are locked in id order (see apply), so they stay correct.
         self._tasks = [
@@ -99,6 +106,8 @@ class GroupCommitWriter:
                 await task
             except asyncio.CancelledError:
                 pass
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
 
     async def submit(self, events: list[ParsedEvent]) -> list[bool]:
         future: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
@@ -115,7 +124,7 @@ class GroupCommitWriter:
                 size += len(nxt.events)
             self._busy += 1
             try:
-                await asyncio.to_thread(self._commit_group, group)
+                await asyncio.get_running_loop().run_in_executor(self._threads, self._commit_group, group)
             finally:
                 self._busy -= 1
 
