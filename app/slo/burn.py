@@ -204,7 +204,10 @@ def _judge(condition: Condition, long: WindowStat, short: WindowStat) -> tuple[b
         return False, f"no data in {empty}"
     if not long.sufficient:
         return False, f"too few events in {long.name} ({long.counts.total})"
-    if long.burn_rate > condition.factor and short.burn_rate > condition.factor:
+    # Fraction's own comparison, a/b > c/d as a*d > c*b, without its dispatch.
+    f_num, f_den = condition.factor.numerator, condition.factor.denominator
+    lr, sr = long.burn_rate, short.burn_rate
+    if lr.numerator * f_den > f_num * lr.denominator and sr.numerator * f_den > f_num * sr.denominator:
         return True, "both windows above the factor"
     return False, "not both windows above the factor"
 
@@ -227,54 +230,62 @@ def evaluate(
     long window of every condition: a low-volume pipeline with three runs in an hour
     cannot page on one failure.
     """
-    objective = Fraction(objective)
-    if not 0 < objective < 1:
+    if type(objective) is not Fraction:
+        objective = Fraction(objective)
+    # A Fraction is normalised (denominator > 0, lowest terms), so signs and the spare
+    # share 1 - s = (q - p) / q are read off its integers, exactly.
+    obj_num, obj_den = objective.numerator, objective.denominator
+    if not 0 < obj_num < obj_den:
         raise ValueError("the objective must lie strictly between 0 and 1")
     conditions = tuple(conditions)
     if PERIOD not in counts:
         raise ValueError('counts must include the "period" window')
-    missing = {n for c in conditions for n in (_name(c.long), _name(c.short))} - set(counts)
-    if missing:
-        raise ValueError(f"counts lack windows needed by the conditions: {sorted(missing)}")
+    names = [(_name(c.long), _name(c.short)) for c in conditions]
+    for long_name, short_name in names:
+        if long_name not in counts or short_name not in counts:
+            missing = {n for pair in names for n in pair} - set(counts)
+            raise ValueError(f"counts lack windows needed by the conditions: {sorted(missing)}")
 
     # The same arithmetic as error_ratio, burn_rate, time_to_exhaustion and the budget
     # (allowed = (1 - s) x basis, remaining = 1 - bad / allowed), each fraction built once
     # from integers: a pass judges hundreds of SLOs.
-    spare = 1 - objective
+    spare_num, spare_den = obj_den - obj_num, obj_den
     period_counts = counts[PERIOD]
     basis = period_counts.total if budget_basis is None else budget_basis
-    allowed = Fraction(spare.numerator * basis, spare.denominator)
+    allowed = Fraction(spare_num * basis, spare_den)
     if basis == 0:
         remaining = Fraction(1)
     else:
-        scaled = spare.numerator * basis
-        remaining = Fraction(scaled - period_counts.bad * spare.denominator, scaled)
+        scaled = spare_num * basis
+        remaining = Fraction(scaled - period_counts.bad * spare_den, scaled)
     budget = Budget(allowed, period_counts.bad, remaining, no_data=period_counts.total == 0)
 
     period_us = period // timedelta(microseconds=1)
     guard = max(min_events, 1)
-    spent = remaining <= 0
+    rem_num, rem_den = remaining.numerator, remaining.denominator
+    spent = rem_num <= 0
     stats: dict[str, WindowStat] = {}
     for name, window_counts in counts.items():
-        bad, total = window_counts.bad, window_counts.total
+        total = window_counts.total
         if total == 0:
             ratio = rate = None
             tte = timedelta(0) if spent else None
         else:
-            ratio, rate = _ratios(bad, total, spare.numerator, spare.denominator)
+            bad = total - window_counts.good
+            ratio, rate = _ratios(bad, total, spare_num, spare_den)
             if spent:
                 tte = timedelta(0)
             elif bad == 0:
                 tte = None
             else:
-                tte = timedelta(microseconds=(remaining.numerator * period_us * rate.denominator)
-                                // (remaining.denominator * rate.numerator))
+                tte = timedelta(microseconds=(rem_num * period_us * rate.denominator)
+                                // (rem_den * rate.numerator))
         stats[name] = WindowStat(name, window_counts, ratio, rate, total >= guard, tte)
 
     judged = []
     paging = False
-    for c in conditions:
-        long, short = stats[_name(c.long)], stats[_name(c.short)]
+    for c, (long_name, short_name) in zip(conditions, names):
+        long, short = stats[long_name], stats[short_name]
         holds, reason = _judge(c, long, short)
         paging = paging or (holds and c.severity == "page")
         judged.append((c, long.burn_rate, short.burn_rate, holds, reason))

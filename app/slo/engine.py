@@ -61,7 +61,7 @@ def plan(slo: SLODefinition, at: datetime) -> dict[str, tuple[datetime, datetime
                              current=counts_current_minute(slo))
 
 
-def budget_basis(slo: SLODefinition, at: datetime) -> int | None:
+def budget_basis(slo: SLODefinition, at: datetime, length: timedelta | None = None) -> int | None:
     """Time slices in the whole current period, or None to budget on events seen.
 
     With time slices the denominator is known in advance, so a bad hour early in a
@@ -69,22 +69,25 @@ def budget_basis(slo: SLODefinition, at: datetime) -> int | None:
     """
     if slo.budgeting != "timeslices":
         return None
-    length = slo.period().nominal_length(at)
+    if length is None:
+        length = slo.period().nominal_length(at)
     return length // slo.time_slice.window
 
 
 def assess(slo: SLODefinition, counts: Mapping[str, Counts], at: datetime,
-           conditions: tuple[Condition, ...] | None = None) -> BurnReport:
-    """Judge the counts; `conditions` (as `slo.conditions(at)` gives them) may be passed
-    by a caller that keeps them, since a pass judges hundreds of SLOs."""
-    length = slo.period().nominal_length(at)
+           conditions: tuple[Condition, ...] | None = None, *, length: timedelta | None = None) -> BurnReport:
+    """Judge the counts; `conditions` (as `slo.conditions(at)` gives them) and `length`
+    (the period's nominal length at `at`) may be passed by a caller that keeps them,
+    since a pass judges hundreds of SLOs."""
+    if length is None:
+        length = slo.period().nominal_length(at)
     return evaluate(
         counts,
         objective=slo.objective,
         period=length,
         conditions=slo.conditions(at) if conditions is None else conditions,
         min_events=slo.min_events,
-        budget_basis=budget_basis(slo, at),
+        budget_basis=budget_basis(slo, at, length),
     )
 
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
-from app.slo.bulk import in_
+from app.slo.bulk import in_, in_probed
 from app.store.models import (
     Dataset,
     DatasetVersion,
@@ -241,6 +241,8 @@ class Touched:
     max_event_id: int
     seen_event_ids: set[int]
     _writes: list[list[Write]] = field(default_factory=list, compare=False, repr=False)
+    # The changed runs' quality assertions, read with the datasets they name.
+    checks: list[Check] = field(default_factory=list, compare=False, repr=False)
 
     def writes(self, session: Session) -> list[Write]:
         """The completed writes of the changed runs, read once per pass."""
@@ -278,9 +280,9 @@ def touched_by_events(session: Session, after: int, also: Iterable[int] = ()) ->
     dataset_ids: set[int] = set()
     for chunk in _chunks(sorted(run_ids)):
         dataset_ids.update(session.scalars(select(DatasetVersion.dataset_id).where(in_(session, DatasetVersion.run_id, chunk))))
-        dataset_ids.update(d for d in session.scalars(
-            select(QualityAssertion.dataset_id).where(in_(session, QualityAssertion.run_id, chunk))) if d is not None)
-    return Touched(run_ids, job_ids, dataset_ids, max(seen, default=after), seen)
+    checks = checks_of_runs(session, run_ids)
+    dataset_ids.update(c.dataset_id for c in checks)
+    return Touched(run_ids, job_ids, dataset_ids, max(seen, default=after), seen, checks=checks)
 
 
 def max_event_id(session: Session) -> int:
@@ -308,7 +310,7 @@ def checks_of_runs(session: Session, run_ids: Iterable[int]) -> list[Check]:
         out += [Check(*row) for row in session.execute(
             select(QualityAssertion.id, QualityAssertion.dataset_id, QualityAssertion.run_id,
                    QualityAssertion.assertion, QualityAssertion.success, QualityAssertion.event_time)
-            .where(in_(session, QualityAssertion.run_id, chunk), QualityAssertion.dataset_id.is_not(None))
+            .where(in_probed(session, QualityAssertion.run_id, chunk), QualityAssertion.dataset_id.is_not(None))
         )]
     return out
 

@@ -26,13 +26,14 @@ from app.slo.engine import plan, windows_for
 from app.slo.freshness import (
     Deadline,
     FreshnessRule,
+    _TICK,
     Interval,
     _slice_range,
     bad_slices,
     stale_intervals,
 )
 from app.slo.verdicts import cached
-from app.slo.windows import EPOCH, as_utc, evaluation_ranges, floor_time
+from app.slo.windows import EPOCH, MINUTE, PERIOD, RollingWindow, as_utc, evaluation_ranges, floor_time
 
 
 def cached_rule(sli: FreshnessSLI) -> FreshnessRule:
@@ -124,12 +125,7 @@ class FreshSpans:
 
     def counts(self, now: datetime) -> dict[str, Counts]:
         """The same answer as `freshness_window_counts(slo, writes, now, active_from)`."""
-        period = self.slo.period()
-        length = period.nominal_length(now)
-        if self._windows is None or self._windows[0] != length:
-            self._windows = (length, windows_for(self.slo, now))
-        ranges = evaluation_ranges(now, period, self._windows[1])
-        slices = {name: _slice_range(a, b, self.size, self.active_from) for name, (a, b) in ranges.items()}
+        slices = self._slices(now)
         hi = EPOCH + max(last for _, last in slices.values()) * self.size
         lo = EPOCH + min(first for first, _ in slices.values()) * self.size
         stale = self.stale(hi)
@@ -143,6 +139,32 @@ class FreshSpans:
                 out[name] = Counts(total, total)
             else:
                 out[name] = Counts(total - bad_slices(stale, first, last, self.size, self.target), total)
+        return out
+
+    def _slices(self, now: datetime) -> dict[str, tuple[int, int]]:
+        """`_slice_range` of every window of `plan(slo, now)`.
+
+        For a rolling period every window ends at the same minute, so the slice indices
+        come from integer microseconds (what timedelta // timedelta divides): a pass asks
+        this of hundreds of freshness SLOs, and the datetime arithmetic was most of it."""
+        period = self.slo.period()
+        length = period.nominal_length(now)
+        if self._windows is None or self._windows[0] != length:
+            self._windows = (length, windows_for(self.slo, now))
+        windows = self._windows[1]
+        if not isinstance(period, RollingWindow):
+            ranges = evaluation_ranges(now, period, windows)
+            return {name: _slice_range(a, b, self.size, self.active_from) for name, (a, b) in ranges.items()}
+        size = self.size // _TICK
+        end = (as_utc(now) - EPOCH) // MINUTE * (MINUTE // _TICK)
+        last = end // size
+        floor = None if self.active_from is None else -((EPOCH - as_utc(self.active_from)) // self.size)
+        out = {}
+        for name, span in [*windows.items(), (PERIOD, period.length)]:
+            first = (end - span // _TICK) // size
+            if floor is not None and floor > first:
+                first = floor
+            out[name] = (first, last if last > first else first)
         return out
 
     def stale_in(self, start: datetime, end: datetime) -> list[Interval]:

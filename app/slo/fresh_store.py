@@ -119,16 +119,22 @@ def load(session: Session, units: list[Unit], now: datetime) -> list[Unit]:
 
 
 def apply_touched(session: Session, units: list[Unit], touched: Touched, now: datetime,
-                  changes: Changes) -> None:
-    """Bring the state of these SLOs up to date with the runs that changed."""
+                  changes: Changes, stored: Mapping[int, list[Stored]] | None = None) -> None:
+    """Bring the state of these SLOs up to date with the runs that changed (`stored`:
+    their stored verdicts of those runs by SLO, when the caller read them already)."""
     if not units:
         return
     new_by_ds: dict[int, dict[int, datetime]] = defaultdict(dict)
     for w in touched.writes(session):
         new_by_ds[w.dataset_id][w.run_id] = as_utc(w.at)
+    if stored is None:
+        stored = defaultdict(list)
+        for s in stored_by_runs(session, [u.id for u in units], touched.run_ids):
+            stored[s.slo_id].append(s)
     old_rows: dict[int, dict[str, Stored]] = defaultdict(dict)
-    for s in stored_by_runs(session, [u.id for u in units], touched.run_ids):
-        old_rows[s.slo_id][s.key] = s
+    for u in units:
+        for s in stored.get(u.id, ()):
+            old_rows[u.id][s.key] = s
     first_seen = dataset_first_seen(session, {u.entity_id for u in units})
     spans: list[dict] = []
     rebuild = []

@@ -159,16 +159,22 @@ def _slice_range(start: datetime, end: datetime, size: timedelta,
     return first, max(first, last)
 
 
+def _end(span: Interval) -> datetime:
+    return span[1]
+
+
 def bad_slices(
     stale: Sequence[Interval], first: int, last: int, size: timedelta, target: Fraction
 ) -> int:
     """How many slices j in [first, last) were stale for more than (1 - target) of them."""
     us = size // _TICK
-    allowance = (1 - Fraction(target)) * us
+    # Stale for more than (1 - p/q) x us, as integers: v * q > (q - p) * us.
+    target = target if type(target) is Fraction else Fraction(target)
+    allowed, scale = (target.denominator - target.numerator) * us, target.denominator
     lo, hi = EPOCH + first * size, EPOCH + last * size
     full = 0
     partial: dict[int, int] = {}
-    begin = bisect_left([b for _, b in stale], lo + _TICK)
+    begin = bisect_left(stale, lo + _TICK, key=_end)
     for a, b in stale[begin:]:
         if a >= hi:
             break
@@ -182,7 +188,7 @@ def bad_slices(
             partial[ja] = partial.get(ja, 0) + (ja + 1) * us - a_us
             partial[jb] = partial.get(jb, 0) + b_us - jb * us
             full += jb - ja - 1
-    return full + sum(1 for v in partial.values() if v > allowance)
+    return full + sum(1 for v in partial.values() if v * scale > allowed)
 
 
 def freshness_counts(

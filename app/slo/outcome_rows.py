@@ -75,7 +75,8 @@ def stored_keys(session: Session, keys: Mapping[int, set[str]]) -> dict[int, dic
     pairs = [(slo_id, key) for slo_id, ks in keys.items() for key in ks]
     for chunk in chunks(pairs):
         ids, names = {p[0] for p in chunk}, {p[1] for p in chunk}
-        for row in session.execute(select(*COLUMNS).where(in_(session, SloOutcome.slo_id, ids), in_(session, SloOutcome.key, names))):
+        rows = session.execute(select(*COLUMNS).where(in_(session, SloOutcome.slo_id, ids), in_(session, SloOutcome.key, names)))
+        for row in rows:
             s = Stored(*row)
             if s.key in keys[s.slo_id]:
                 out[s.slo_id][s.key] = s
@@ -94,7 +95,7 @@ def stored_by_runs(session: Session, slo_ids: Iterable[int], run_ids: Iterable[i
         return out
     for chunk in chunks(run_ids):
         rows = session.execute(select(*COLUMNS).where(in_(session, SloOutcome.run_id, chunk)))
-        out += [s for s in (Stored(*r) for r in rows) if s.slo_id in wanted]
+        out += [Stored(*r) for r in rows if r.slo_id in wanted]
     return out
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from app.slo.schedule import CronSchedule
@@ -57,6 +58,7 @@ class Outcome:
     run_id: str | None = None
 
 
+@lru_cache(maxsize=65536)  # every pass keys the same recent ticks and nominal times again
 def _tick_key(tick: datetime) -> str:
     return "tick:" + as_utc(tick).replace(microsecond=0).isoformat()
 

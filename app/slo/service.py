@@ -43,7 +43,6 @@ from app.slo.definitions import DurationSLI, SuccessRateSLI
 from app.slo.engine import clock
 from app.slo.evaluation import Evaluation, PassStats
 from app.slo.extract import (
-    checks_of_runs,
     job_first_seen,
     max_event_id,
     running_started_between,
@@ -51,7 +50,7 @@ from app.slo.extract import (
     touched_by_events,
 )
 from app.slo.ledger import to_bucket
-from app.slo.outcome_rows import Changes, prune, stored_by_runs
+from app.slo.outcome_rows import Changes, Stored, prune, stored_by_runs
 from app.slo.report import history_document
 from app.slo.store import definition_of, resolve_entities, sync_targets
 from app.slo.tally import MAX_INCREMENTAL_MINUTES, advance_all, cold_sums
@@ -127,7 +126,8 @@ class Evaluator:
         if to_backfill:
             recompute.backfill(session, to_backfill, now, changes)
         ready = [u for u in [*carried, *loaded] if u.ready and not u.is_freshness]
-        self._recompute(session, ready, touched, prev, now, changes)
+        old_rows = self._stored_of_touched(session, touched)
+        self._recompute(session, ready, touched, prev, now, changes, old_rows)
         changes.flush(session)
         recompute.refresh_slices(session, self.units, changes)
         changes.flush(session)
@@ -135,7 +135,7 @@ class Evaluator:
         cold = [u for u in loaded if u.tally is not None and u.entity_id is not None]
         cold_sums(session, {u.id: u.tally for u in cold})
         lap("cold_sums")
-        self._refresh_freshness(session, loaded, touched, now, changes)
+        self._refresh_freshness(session, loaded, touched, now, changes, old_rows)
         lap("freshness")
         materialized = [u for u in loaded if u.entity_id is not None and not u.materialized]
         for u in materialized:
@@ -223,8 +223,20 @@ class Evaluator:
 
     # -- regions ---------------------------------------------------------------------
 
+    def _stored_of_touched(self, session: Session, touched) -> dict[int, list[Stored]]:
+        """The stored verdicts of the changed runs, by SLO, for every SLO of a target they
+        touched, in one query: event SLOs diff theirs in `_recompute`, freshness SLOs in
+        `fresh_store.apply_touched`. Each SLO's rows are written only by the step that
+        diffs them, so reading all of them first reads each before the pass changes it."""
+        ids = [u.id for u in self.units.values() if u.entity_id is not None
+               and u.entity_id in (touched.job_ids if u.entity == "job" else touched.dataset_ids)]
+        out: dict[int, list[Stored]] = defaultdict(list)
+        for s in stored_by_runs(session, ids, touched.run_ids):
+            out[s.slo_id].append(s)
+        return out
+
     def _recompute(self, session: Session, ready: list[Unit], touched, prev: datetime,
-                   now: datetime, changes: Changes) -> None:
+                   now: datetime, changes: Changes, old_rows: dict[int, list[Stored]]) -> None:
         by_job: dict[int, list[Unit]] = defaultdict(list)
         by_ds: dict[int, list[Unit]] = defaultdict(list)
         for u in ready:
@@ -257,11 +269,8 @@ class Evaluator:
         # Events: what the changed runs did to their jobs' and datasets' SLOs.
         job_units = [u for j in touched.job_ids for u in by_job.get(j, [])]
         ds_units = [u for d in touched.dataset_ids for u in by_ds.get(d, [])]
-        if job_units or ds_units:
-            old = stored_by_runs(session, [u.id for u in [*job_units, *ds_units]],
-                                           touched.run_ids)
-            for s in old:
-                unit = self.units[s.slo_id]
+        for unit in [*job_units, *ds_units]:
+            for s in old_rows.get(unit.id, ()):
                 if isinstance(unit.slo.sli, DurationSLI):
                     durations[unit].add(s.run_id)
                 elif unit.entity == "job":
@@ -287,7 +296,7 @@ class Evaluator:
                 events += [(w.dataset_id, w.at, False) for w in touched.writes(session)
                            if w.dataset_id in volume_ds]
             if quality_ds:
-                events += [(c.dataset_id, c.at, True) for c in checks_of_runs(session, touched.run_ids)
+                events += [(c.dataset_id, c.at, True) for c in touched.checks
                            if c.dataset_id in quality_ds]
             for dataset_id, at, is_check in events:
                 for u in by_ds.get(dataset_id, []):
@@ -306,7 +315,7 @@ class Evaluator:
             recompute.quality(session, quality, changes)
 
     def _refresh_freshness(self, session: Session, loaded: list[Unit], touched, now: datetime,
-                           changes: Changes) -> None:
+                           changes: Changes, old_rows: dict[int, list[Stored]]) -> None:
         """Build or load the state of freshness SLOs new to this evaluator, then apply
         the changed runs to every one whose dataset they wrote (see fresh_store)."""
         new = [u for u in loaded if u.is_freshness and u.entity_id is not None]
@@ -316,7 +325,7 @@ class Evaluator:
         skip = set(built)
         stale = [u for u in self.units.values() if u.fresh is not None and u not in skip
                  and u.entity_id in touched.dataset_ids]
-        fresh_store.apply_touched(session, stale, touched, now, changes)
+        fresh_store.apply_touched(session, stale, touched, now, changes, old_rows)
         changes.flush(session)
 
     # -- results ---------------------------------------------------------------------
@@ -325,9 +334,10 @@ class Evaluator:
         """Every SLO's evaluation, and the rows to store for those whose numbers changed."""
         out, rows = [], []
         for u in self.units.values():
+            length = u.slo.period().nominal_length(now)
             if u.tally is not None and u.report is not None and u.entity_id is not None:
                 # Sums that did not move give the report they gave (same period length).
-                seen = (u.tally.version, u.slo.period().nominal_length(now))
+                seen = (u.tally.version, length)
                 if seen == u.tally_seen:
                     out.append(Evaluation(u.id, u.name, u.entity, u.entity_id, u.namespace, u.entity_name,
                                           u.owner, u.tier, u.labels, now, u.report, False))
@@ -335,10 +345,10 @@ class Evaluator:
                 u.tally_seen = seen
             counts = u.counts(now)
             key = (tuple(sorted((n, c.good, c.total) for n, c in counts.items())),
-                   u.slo.period().nominal_length(now), u.definition_id, u.revision)
+                   length, u.definition_id, u.revision)
             changed = key != u.report_key or u.report is None
             if changed:
-                u.report, u.report_key = u.assess(counts, now), key
+                u.report, u.report_key = u.assess(counts, now, length), key
             digest = hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
             if digest != u.stored_key:
                 u.stored_key = digest

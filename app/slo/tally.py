@@ -38,6 +38,8 @@ MAX_STARTS = 40
 class Tally:
     def __init__(self, specs: Mapping[str, WindowStart], now: int) -> None:
         self.specs = dict(specs)
+        # What `_shape` needs of the specs, which never change: built once, not per pass.
+        self.spec_key = tuple((n, s if isinstance(s, int) else id(s)) for n, s in self.specs.items())
         self.now = now
         self.starts = {name: self._start_of(name, now) for name in self.specs}
         self.sums = {name: [0, 0] for name in self.specs}
@@ -133,8 +135,7 @@ def _cold(session: Session, tallies: Mapping[int, Tally], starts: list[int], now
 def _shape(tally: Tally) -> tuple:
     """Tallies with equal clocks, starts and rolling specs move alike: plan them once.
     (A calendar period's spec is a function of its own, so those are planned alone.)"""
-    return (tally.now, tuple(tally.starts.items()),
-            tuple((n, s if isinstance(s, int) else id(s)) for n, s in tally.specs.items()))
+    return (tally.now, tuple(tally.starts.values()), tally.spec_key)
 
 
 def advance_all(session: Session, tallies: Mapping[int, Tally], nows: Mapping[int, int]) -> None:
@@ -183,11 +184,25 @@ def _range_sums(session: Session, ranges: list[tuple[int, int]]) -> dict[tuple[i
         .where(_counted(), inside)
         .group_by(SloOutcome.slo_id, SloOutcome.bucket)
     ).all()
+    holding = _holding(ranges)
     for slo_id, bucket, good, total in per_bucket:
-        for r in ranges:
-            if r[0] <= bucket < r[1]:
-                g, t = out[r].get(slo_id, (0, 0))
-                out[r][slo_id] = (g + int(good or 0), t + int(total))
+        hits = holding.get(bucket, ()) if holding is not None else [r for r in ranges if r[0] <= bucket < r[1]]
+        for r in hits:
+            g, t = out[r].get(slo_id, (0, 0))
+            out[r][slo_id] = (g + int(good or 0), t + int(total))
+    return out
+
+
+def _holding(ranges: list[tuple[int, int]]) -> dict[int, list[tuple[int, int]]] | None:
+    """The ranges holding each bucket, in order, so that a row finds its ranges without
+    testing every one; None when they span too many buckets (a calendar period that
+    rolled over drops a whole period), where testing them all is cheaper."""
+    if sum(hi - lo for lo, hi in ranges) > 4 * MAX_INCREMENTAL_MINUTES:
+        return None
+    out: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for r in ranges:
+        for bucket in range(r[0], r[1]):
+            out[bucket].append(r)
     return out
 
 

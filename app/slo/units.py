@@ -84,12 +84,14 @@ class Unit:
         assert self.tally is not None
         return self.tally.counts()
 
-    def assess(self, counts: dict[str, Counts], now: datetime) -> BurnReport:
-        """`engine.assess`, with the alert conditions kept while the period length stays."""
-        length = self.slo.period().nominal_length(now)
+    def assess(self, counts: dict[str, Counts], now: datetime, length: timedelta | None = None) -> BurnReport:
+        """`engine.assess`, with the alert conditions kept while the period length stays
+        (`length`: the period's nominal length at `now`, when the caller has it)."""
+        if length is None:
+            length = self.slo.period().nominal_length(now)
         if self._conditions is None or self._conditions[0] != length:
             self._conditions = (length, self.slo.conditions(now))
-        return assess(self.slo, counts, now, self._conditions[1])
+        return assess(self.slo, counts, now, self._conditions[1], length=length)
 
     def grace(self) -> timedelta:
         sli = self.slo.sli
