@@ -12,14 +12,24 @@ SQLite, in process and without arrays, keeps the plain forms.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, String, any_, bindparam, func, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    String,
+    any_,
+    bindparam,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from app.store.rowsets import document
 from app.store.slo_models import Slo, SloEvaluation
 
 
@@ -70,17 +80,13 @@ WHERE slos.id = v.slo_id
 """)
 
 
-def _json(rows: list[dict[str, Any]]) -> str:
-    return json.dumps(rows, default=lambda v: v.isoformat())
-
-
 def store_evaluations(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Insert evaluation rows (slo_id, evaluated_at, state, severity, budget_remaining,
     report, key) and point each SLO's row at its new latest evaluation."""
     if not rows:
         return
     if postgres(session):  # one row per SLO (a pass evaluates each once)
-        session.execute(_STORE_EVALUATIONS, {"rows": _json(list(rows))})
+        session.execute(_STORE_EVALUATIONS, {"rows": document(rows)})
         return
     table = SloEvaluation.__table__
     ids = session.execute(table.insert().returning(table.c.id, table.c.slo_id),
@@ -93,28 +99,3 @@ def store_evaluations(session: Session, rows: Sequence[dict[str, Any]]) -> None:
             latest_evaluation_id=bindparam("eid"), report_key=bindparam("key")),
         [{"_id": r["slo_id"], "state": r["state"], "severity": r["severity"], "eid": latest[r["slo_id"]],
           "key": r["key"]} for r in rows])
-
-
-_OUTCOMES_FROM_JSON = """
-INSERT INTO slo_outcomes (slo_id, key, bucket, good, counted, run_id, ref_at, missing)
-SELECT slo_id, key, bucket, good, counted, run_id, ref_at, missing
-FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(slo_id bigint, key text, bucket bigint, good boolean,
-                                                   counted boolean, run_id bigint, ref_at timestamptz,
-                                                   missing boolean)
-"""
-_INSERT_OUTCOMES = text(_OUTCOMES_FROM_JSON)
-_UPSERT_OUTCOMES = text(_OUTCOMES_FROM_JSON + """
-ON CONFLICT (slo_id, key) DO UPDATE SET bucket = EXCLUDED.bucket, good = EXCLUDED.good,
-    counted = EXCLUDED.counted, run_id = EXCLUDED.run_id, ref_at = EXCLUDED.ref_at, missing = EXCLUDED.missing
-""")
-
-
-def write_outcomes(session: Session, rows: Sequence[dict[str, Any]], *, replace: bool) -> bool:
-    """Insert (or, with `replace`, upsert by slo_id and key) outcome rows in one statement
-    on PostgreSQL; False elsewhere, where the caller keeps its own statement."""
-    if not rows or not postgres(session):
-        return False
-    if replace:  # one statement may not update a row twice: the last write of a key wins
-        rows = list({(r["slo_id"], r["key"]): r for r in rows}.values())
-    session.execute(_UPSERT_OUTCOMES if replace else _INSERT_OUTCOMES, {"rows": _json(list(rows))})
-    return True

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session
 
-from app.slo.bulk import in_, write_outcomes
+from app.slo.bulk import in_
 from app.slo.units import Unit
 from app.slo.verdicts import Verdict
-from app.store.dialect import upsert
+from app.store.rowsets import insert_rows
 from app.store.slo_models import SloOutcome
 
 CHUNK = 500
@@ -148,13 +148,12 @@ class Changes:
         for chunk in chunks(self.deletes):
             session.execute(delete(SloOutcome).where(in_(session, SloOutcome.id, chunk)))
         for chunk in chunks(self.inserts, 50_000):
-            if not write_outcomes(session, chunk, replace=False):
-                session.execute(insert(SloOutcome), chunk)
-        if self.upserts and not write_outcomes(session, self.upserts, replace=True):
-            stmt = upsert(session, SloOutcome, ("slo_id", "key"),
-                          overwrite=("bucket", "good", "counted", "run_id", "ref_at", "missing"))
-            for chunk in chunks(self.upserts, 5000):
-                session.execute(stmt, chunk)
+            insert_rows(session, SloOutcome, chunk)
+        # One statement may not update a row twice: the last write of a key wins.
+        upserts = list({(r["slo_id"], r["key"]): r for r in self.upserts}.values())
+        for chunk in chunks(upserts, 50_000):
+            insert_rows(session, SloOutcome, chunk, conflict=("slo_id", "key"),
+                        overwrite=("bucket", "good", "counted", "run_id", "ref_at", "missing"))
         self.upserts, self.inserts, self.deletes = [], [], []
 
 

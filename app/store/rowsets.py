@@ -45,7 +45,8 @@ def _pg_type(column: Any) -> str:
     return compiled.lower()
 
 
-def _document(rows: Sequence[dict[str, Any]]) -> str:
+def document(rows: Sequence[dict[str, Any]]) -> str:
+    """The rows as one JSON text, for `jsonb_to_recordset(CAST(:rows AS jsonb))`."""
     # Naive datetimes are UTC, as app.store.types.UTCDateTime binds them; non-string keys
     # as the engine's JSON serializer writes them.
     return orjson.dumps(rows, option=orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS).decode()
@@ -105,7 +106,7 @@ def insert_rows(
     defaults = _python_defaults(table, columns)
     stmt = _insert_sql(table, columns, tuple(defaults), None if conflict is None else tuple(conflict),
                        tuple(overwrite), tuple(coalesce), tuple(returning))
-    params = {"rows": _document(rows), **{f"d_{c}": v for c, v in defaults.items()}}
+    params = {"rows": document(rows), **{f"d_{c}": v for c, v in defaults.items()}}
     result = session.execute(stmt, params)
     return result.all() if returning else []
 
@@ -148,4 +149,4 @@ def update_rows(session: Session, model: Any, rows: Sequence[dict[str, Any]], ke
             [{"_key": r[key], **{c: r[c] for c in columns}} for r in rows],
         )
         return
-    session.execute(_update_sql(table, key, columns), {"rows": _document(rows)})
+    session.execute(_update_sql(table, key, columns), {"rows": document(rows)})
