@@ -37,6 +37,8 @@ import psycopg
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from bench.noop_app import batch_answer
+
 URL_ENV = "DATASLO_FLOOR_DATABASE_URL"
 # With this set to 1 the floor also validates each event as issue 2 requires of any
 # implementation (app.ingest.schema.parse_event: required fields, UUIDs, bounded names,
@@ -131,9 +133,7 @@ def create_app() -> FastAPI:
                 rows.append((hashlib.sha256(raw).hexdigest(), raw))
         if rows:
             await store(rows)
-        n = len(rows)
-        return JSONResponse({"status": "success", "summary": {"received": n, "successful": n, "failed": 0},
-                             "failed_events": []})
+        return batch_answer(len(events), len(rows))
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -13,6 +13,13 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 
+def batch_answer(received: int, stored: int) -> JSONResponse:
+    """The batch endpoint's answer, shaped like dataslo's (the load generator reads it)."""
+    return JSONResponse({"status": "success" if stored == received else "partial_success",
+                         "summary": {"received": received, "successful": stored, "failed": received - stored},
+                         "failed_events": []})
+
+
 def create_app() -> FastAPI:
     app = FastAPI(title="dataslo-bench-noop")
 
@@ -28,8 +35,7 @@ def create_app() -> FastAPI:
     async def post_lineage_batch(request: Request) -> JSONResponse:
         events = orjson.loads(await request.body())
         n = len(events) if isinstance(events, list) else 0
-        return JSONResponse({"status": "success", "summary": {"received": n, "successful": n, "failed": 0},
-                             "failed_events": []})
+        return batch_answer(n, n)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

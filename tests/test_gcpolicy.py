@@ -28,11 +28,14 @@ def test_freezes_live_objects_once_per_reason_and_collects_garbage_first() -> No
         assert dead() is None  # collected before the freeze, not frozen forever
         assert frozen >= len(kept)
 
-        more = [_Node() for _ in range(1000)]
-        settle_long_lived("test: first reason")  # same reason again: nothing happens
-        assert gc.get_freeze_count() == frozen
+        more = [_Node() for _ in range(10_000)]
+        settle_long_lived("test: first reason")  # same reason again: nothing is frozen
+        # (Frozen objects still die by reference count, e.g. in other tests' server
+        # threads, so the count may drop; it must not take in the new objects.)
+        again = gc.get_freeze_count()
+        assert again < frozen + len(more) // 2
 
         settle_long_lived("test: second reason")
-        assert gc.get_freeze_count() >= frozen + len(more)
+        assert gc.get_freeze_count() >= again + len(more) // 2
     finally:
         gc.unfreeze()
