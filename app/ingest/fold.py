@@ -21,6 +21,7 @@ from app.ingest.persist import write_children
 from app.ingest.records import DatasetRecord, JobRecord, Record, RunRecord, write_back
 from app.ingest.runstate import TERMINAL_STATES, apply_event
 from app.ingest.schema import DatasetEvent, JobEvent, ParsedEvent, RunEvent
+from app.store.dialect import is_postgres
 from app.store.models import Dataset, Job, Run
 from app.store.rowsets import insert_rows
 from app.store.types import utcnow
@@ -86,7 +87,7 @@ class Folder:
                     ids.want_job(parent.job_namespace, parent.job_name)
                     run_keys.add((parent.run_uuid, (parent.job_namespace, parent.job_name)))
         ids.resolve()
-        lock = self.session.get_bind().dialect.name == "postgresql"
+        lock = is_postgres(self.session)
         self.jobs = {j.id: j for j in JobRecord.load(self.session, Job.id.in_(ids.job_ids()), lock=lock)}
         dataset_ids = ids.dataset_ids()
         if dataset_ids:

@@ -29,8 +29,9 @@ from typing import Protocol
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from app.lineage.sql import chunks, is_postgres, json_array, pg_array_literal
+from app.lineage.sql import chunks, json_array, pg_array_literal
 from app.settings import get_settings
+from app.store.dialect import is_postgres
 
 # A too-big estate is not re-counted on every walk, only this often.
 RECHECK_SECONDS = 600.0

@@ -22,7 +22,8 @@ from app.errors import InvalidInput
 from app.lineage import meta
 from app.lineage.nodes import field_node_id, resolve
 from app.lineage.params import check_depth, check_limit
-from app.lineage.sql import chunks, id_in, is_postgres
+from app.lineage.sql import chunks, id_in
+from app.store.dialect import is_postgres
 from app.store.models import ColumnLineage, LineageEdge
 
 Field = tuple[int, str]  # (dataset id, field name)

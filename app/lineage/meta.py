@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.lineage.sql import chunks, id_in, is_postgres
+from app.lineage.sql import chunks, id_in
+from app.store.dialect import is_postgres
 from app.store.models import Dataset, DatasetField, Job, Namespace
 
 

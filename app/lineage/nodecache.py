@@ -39,7 +39,8 @@ from app.lineage.cache import (
     install,
     refreshed,
 )
-from app.lineage.sql import chunks, id_in, is_postgres
+from app.lineage.sql import chunks, id_in
+from app.store.dialect import is_postgres
 from app.store.models import Dataset, Job, Namespace
 
 log = logging.getLogger("dataslo.lineage")

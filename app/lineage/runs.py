@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, aliased
 from app.lineage import meta
 from app.lineage.nodes import resolve_run
 from app.lineage.params import check_depth, check_limit
-from app.lineage.sql import chunks, id_in, is_postgres
+from app.lineage.sql import chunks, id_in
+from app.store.dialect import is_postgres
 from app.store.models import Dataset, DatasetVersion, Run, RunInput
 
 DEFAULT_RUN_LIMIT = 1000

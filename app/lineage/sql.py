@@ -15,13 +15,8 @@ from datetime import datetime
 
 from sqlalchemy import BigInteger, ColumnElement, Text, bindparam, cast, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
 
 from app.store.models import LineageEdge
-
-
-def is_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def id_in(column: ColumnElement, ids: Iterable[int], postgres: bool) -> ColumnElement[bool]:

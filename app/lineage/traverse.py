@@ -26,7 +26,8 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from app.lineage.cache import GraphCache, current_graph
-from app.lineage.sql import chunks, id_in, is_postgres, json_array, pg_array_literal
+from app.lineage.sql import chunks, id_in, json_array, pg_array_literal
+from app.store.dialect import is_postgres
 from app.store.models import Job
 from app.store.types import UTCDateTime
 

@@ -29,18 +29,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from app.store.dialect import is_postgres
 from app.store.rowsets import document
 from app.store.slo_models import Slo, SloEvaluation
-
-
-def postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def in_(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
     """`column IN values`, as `column = ANY(:array)` on PostgreSQL (ids or strings)."""
     values = list(values)
-    if not postgres(session):
+    if not is_postgres(session):
         return column.in_(values)
     kind = String if values and isinstance(values[0], str) else BigInteger
     return column == any_(bindparam(None, values, type_=ARRAY(kind)))
@@ -54,7 +51,7 @@ def in_probed(session: Session, column: Any, values: Iterable[Any]) -> ColumnEle
     assertions); `IN (SELECT unnest(:array))` is a nested loop over the index instead.
     """
     values = list(values)
-    if not postgres(session):
+    if not is_postgres(session):
         return column.in_(values)
     kind = String if values and isinstance(values[0], str) else BigInteger
     return column.in_(select(func.unnest(bindparam(None, values, type_=ARRAY(kind)))))
@@ -85,7 +82,7 @@ def store_evaluations(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     report, key) and point each SLO's row at its new latest evaluation."""
     if not rows:
         return
-    if postgres(session):  # one row per SLO (a pass evaluates each once)
+    if is_postgres(session):  # one row per SLO (a pass evaluates each once)
         session.execute(_STORE_EVALUATIONS, {"rows": document(rows)})
         return
     table = SloEvaluation.__table__

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Integer, cast, delete, select, text, union_all
 from sqlalchemy.orm import Session
 
-from app.slo.bulk import in_, postgres
+from app.slo.bulk import in_
 from app.slo.definitions import DurationSLI, SuccessRateSLI, VolumeSLI
 from app.slo.extract import (
     Touched,
@@ -43,6 +43,7 @@ from app.slo.verdicts import (
     success_verdicts,
     volume_verdicts,
 )
+from app.store.dialect import is_postgres
 from app.store.slo_models import SloOutcome
 
 
@@ -203,13 +204,13 @@ def _known_writes(session: Session, regions: Mapping[Unit, datetime], old: Mappi
     history: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
     needing = [(u, n) for u, n in wanted.items() if n]
     # One more than needed: a tie at the cut would make the choice ambiguous.
-    if needing and postgres(session):
+    if needing and is_postgres(session):
         rows = session.execute(_LAST_VERDICTS, {
             "ids": [u.id for u, _ in needing], "befores": [regions[u] for u, _ in needing],
             "limits": [n + 1 for _, n in needing]})
         for slo_id, ref_at, key in rows:
             history[slo_id].append((ref_at, int(key[2:])))
-    for chunk in chunks(needing if not postgres(session) else [], 200):
+    for chunk in chunks(needing if not is_postgres(session) else [], 200):
         parts = [select(SloOutcome.slo_id, SloOutcome.ref_at, SloOutcome.key).where(
             SloOutcome.slo_id == u.id, SloOutcome.ref_at < regions[u], SloOutcome.key.like("v:%"))
             .order_by(SloOutcome.ref_at.desc()).limit(n + 1).subquery().select()

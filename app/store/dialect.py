@@ -10,6 +10,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
+def is_postgres(session: Session) -> bool:
+    """Several statements take a faster, PostgreSQL-only form (arrays, JSON recordsets, row locks)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def _insert(dialect: str, model):
     # The Core table, not the mapped class: ORM bulk INSERT splits a list of rows into one
     # statement per distinct set of None/non-None values, dozens per ingest batch.

@@ -25,7 +25,7 @@ from sqlalchemy import Table, bindparam, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from app.store.dialect import insert_ignore, upsert
+from app.store.dialect import insert_ignore, is_postgres, upsert
 
 _PG = postgresql.dialect()
 
@@ -100,7 +100,7 @@ def insert_rows(
     if not rows:
         return []
     table = _table(model)
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgres(session):
         return _insert_rows_executemany(session, table, rows, conflict, overwrite, coalesce, returning)
     columns = tuple(rows[0])
     defaults = _python_defaults(table, columns)
@@ -143,7 +143,7 @@ def update_rows(session: Session, model: Any, rows: Sequence[dict[str, Any]], ke
         return
     table = _table(model)
     columns = tuple(c for c in rows[0] if c != key)
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgres(session):
         session.execute(
             table.update().where(table.c[key] == bindparam("_key")).values({c: bindparam(c) for c in columns}),
             [{"_key": r[key], **{c: r[c] for c in columns}} for r in rows],
